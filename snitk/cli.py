@@ -1,0 +1,39 @@
+"""The `snitk` console command: `snitk data ...`, `snitk models ...`, `snitk train ...`, `snitk eval ...`, `snitk demo`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "data": ("snitk.data", "prepare, validate, render and list the natural-instructions data"),
+    "models": ("snitk.models.__main__", "model info, generate, score and checkpoint conversion"),
+    "train": ("snitk.training.train", "train a model (gin-configured, t5x style)"),
+    "eval": ("snitk.eval.__main__", "decode held-out tasks and score them with the official protocol"),
+    "demo": ("snitk.demo.run", "the main job: train, evaluate and report on the bundled demo corpus"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: snitk COMMAND [ARGS ...]", "", "commands:"]
+    lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch `snitk COMMAND ...` to the module that implements COMMAND."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"snitk: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    result = module.main(rest)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

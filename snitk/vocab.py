@@ -1,0 +1,135 @@
+"""SentencePiece vocabularies (T5 32k, mT5 250k, or a local model) with T5's extra ids.
+
+Light on purpose: only `sentencepiece` is imported, so prompts, metrics and model code never pull
+in TensorFlow. `to_seqio()` builds the equivalent `seqio.SentencePieceVocabulary` when seqio is
+needed (task registration).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import urllib.request
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from snitk.errors import ConfigError
+
+PAD_ID = 0
+EOS_ID = 1
+UNK_ID = 2
+
+# Public locations of the vocabularies the paper's models use (used only when online; a local path
+# always works). T5 / T5-1.1 / LM-adapt: 32,000 pieces + 100 extra ids; mT5: 250,000 + 100.
+T5_VOCAB_URL = "gs://t5-data/vocabs/cc_all.32000/sentencepiece.model"
+MT5_VOCAB_URL = "gs://t5-data/vocabs/mc4.250000.100extra/sentencepiece.model"
+DEMO_VOCAB = Path(__file__).parent / "assets" / "demo_spm.model"
+
+_EXTRA_ID = re.compile(r"<extra_id_(\d+)>")
+
+
+class Vocabulary:
+    """A SentencePiece model plus `extra_ids` sentinel tokens appended after its pieces, as T5 does.
+
+    `<extra_id_0>` is the last id (`vocab_size - 1`), `<extra_id_1>` the one before, and so on.
+    """
+
+    def __init__(self, path: str | os.PathLike, extra_ids: int = 100):
+        import sentencepiece as spm
+
+        self.path = str(path)
+        if not Path(self.path).is_file():
+            raise ConfigError(f"{self.path}: vocabulary file not found (expected a SentencePiece .model file)")
+        self._sp = spm.SentencePieceProcessor(model_file=self.path)
+        self.extra_ids = int(extra_ids)
+        self.base_size = self._sp.get_piece_size()
+        if self._sp.pad_id() != PAD_ID or self._sp.eos_id() != EOS_ID:
+            raise ConfigError(
+                f"{self.path}: SentencePiece model must have pad_id={PAD_ID} and eos_id={EOS_ID} "
+                f"(got pad_id={self._sp.pad_id()}, eos_id={self._sp.eos_id()})"
+            )
+
+    @property
+    def vocab_size(self) -> int:
+        """Pieces plus extra ids (the model's embedding may be padded beyond this, e.g. 32128)."""
+        return self.base_size + self.extra_ids
+
+    pad_id = PAD_ID
+    eos_id = EOS_ID
+    unk_id = UNK_ID
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text` without EOS; `<extra_id_N>` markers become their sentinel ids."""
+        if self.extra_ids == 0 or "<extra_id_" not in text:
+            return list(self._sp.encode(text))
+        ids: list[int] = []
+        pos = 0
+        for match in _EXTRA_ID.finditer(text):
+            n = int(match.group(1))
+            if n >= self.extra_ids:
+                continue
+            ids += self._sp.encode(text[pos : match.start()])
+            ids.append(self.vocab_size - 1 - n)
+            pos = match.end()
+        ids += self._sp.encode(text[pos:])
+        return ids
+
+    def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
+        return [self.encode(t) for t in texts]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of `ids`, cut at the first EOS; pad ids are dropped, extra ids become `<extra_id_N>`."""
+        out: list[str] = []
+        chunk: list[int] = []
+        for i in ids:
+            i = int(i)
+            if i == EOS_ID:
+                break
+            if i == PAD_ID:
+                continue
+            if i >= self.base_size:
+                if chunk:
+                    out.append(self._sp.decode(chunk))
+                    chunk = []
+                n = self.vocab_size - 1 - i
+                out.append(f"<extra_id_{n}>" if 0 <= n < self.extra_ids else "")
+            else:
+                chunk.append(i)
+        if chunk:
+            out.append(self._sp.decode(chunk))
+        return "".join(out)
+
+    def to_seqio(self):
+        """The equivalent `seqio.SentencePieceVocabulary` (imports TensorFlow)."""
+        import seqio
+
+        return seqio.SentencePieceVocabulary(self.path, extra_ids=self.extra_ids)
+
+
+def resolve_vocab_path(spec: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
+    """A local path as is; `http(s)://` or `gs://` downloaded once into the cache (needs network)."""
+    spec = str(spec)
+    if "://" not in spec:
+        return Path(spec)
+    cache = Path(cache_dir or os.environ.get("SNITK_CACHE", Path.home() / ".cache" / "snitk")) / "vocab"
+    url = spec.replace("gs://", "https://storage.googleapis.com/", 1) if spec.startswith("gs://") else spec
+    target = cache / re.sub(r"[^A-Za-z0-9._-]+", "_", spec)
+    if not target.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".part")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as f:
+                shutil.copyfileobj(resp, f)
+        except OSError as exc:
+            raise ConfigError(f"{spec}: could not download the vocabulary ({exc}); pass a local path instead") from exc
+        os.replace(tmp, target)
+    return target
+
+
+@functools.lru_cache(maxsize=8)
+def get_vocabulary(spec: str | os.PathLike | None = None, extra_ids: int = 100) -> Vocabulary:
+    """The vocabulary at `spec` (path or URL); default `$SNITK_VOCAB`, else the bundled demo vocabulary."""
+    spec = spec or os.environ.get("SNITK_VOCAB") or DEMO_VOCAB
+    return Vocabulary(resolve_vocab_path(spec), extra_ids=extra_ids)
