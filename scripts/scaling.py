@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""Scaling studies (paper Figure 5): ROUGE-L against the number of training tasks, instances per task,
+or model size, each run trained and evaluated on the held-out tasks; writes a table and a PNG curve.
+
+Tiny scale:  python scripts/scaling.py --axis tasks --values 8 16 32 64 --gin.TRAIN_STEPS=60
+             python scripts/scaling.py --axis instances --values 8 32 100 --gin.TRAIN_STEPS=60
+             python scripts/scaling.py --axis size --values t5_1_1_tiny t5_1_1_small --gin.TRAIN_STEPS=60
+Full scale (paper): tasks 6..757, instances 8..6400 (or `all`), sizes small..xxl, with a full-scale gin file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from snitk import experiments as ex
+from snitk.atomic import write_json, write_text
+
+AXES = {
+    # axis: (gin binding template, x-axis label)
+    "tasks": ("NUM_TRAIN_TASKS = {v}", "number of training tasks"),
+    "instances": ("MAX_TRAIN_PER_TASK = {v}", "training instances per task"),
+    "size": ("MODEL_PRESET = '{v}'", "model"),
+}
+
+
+def binding(axis: str, value: str) -> str:
+    template = AXES[axis][0]
+    if axis == "instances" and value == "all":
+        return "MAX_TRAIN_PER_TASK = None"
+    return template.format(v=value)
+
+
+def plot(axis: str, values: list[str], scores: list[float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if axis == "size":
+        from snitk.models.configs import get_preset, num_params
+
+        xs = [num_params(get_preset(v)) for v in values]
+    else:
+        xs = [float("nan") if v == "all" else float(v) for v in values]
+    ax.plot(xs, scores, marker="o")
+    for x, y, v in zip(xs, scores, values):
+        if not math.isnan(x):
+            ax.annotate(v, (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    ax.set_xscale("log")
+    ax.set(xlabel=AXES[axis][1] + (" (parameters)" if axis == "size" else ""), ylabel="ROUGE-L",
+           title=f"scaling: {AXES[axis][1]}")
+    ax.grid(alpha=0.3)
+    ex.save_figure(fig, path)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--axis", choices=sorted(AXES), required=True)
+    p.add_argument("--values", nargs="+", required=True)
+    p.add_argument("--gin_file", action="append", default=None, help="base gin (default experiments/demo_cpu.gin)")
+    p.add_argument("--gin", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--track", default="default")
+    p.add_argument("--encoding", default="def_pos2")
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--max-decode-length", type=int, default=32)
+    p.add_argument("--out", type=Path, default=None)
+    args, unknown = p.parse_known_args()
+    out = args.out or Path("runs") / f"scaling_{args.axis}"
+    bindings = args.gin + [u[len("--gin."):] for u in unknown if u.startswith("--gin.")]
+    if args.data_dir:
+        bindings.append(f"DATA_DIR = '{args.data_dir.resolve()}'")
+    scores = []
+    for value in args.values:
+        run_dir = out / f"{args.axis}_{value}"
+        model_dir = ex.train(run_dir / "model", args.gin_file or ["experiments/demo_cpu.gin"],
+                             [*bindings, binding(args.axis, value)])
+        scores.append(ex.evaluate(model_dir, run_dir / "eval", track=args.track, encoding=args.encoding,
+                                  data_dir=args.data_dir, max_decode_length=args.max_decode_length)["overall"]["rougeL"])
+    text = f"# Scaling: {AXES[args.axis][1]}\n\n" + ex.markdown_table([args.axis, "ROUGE-L"], zip(args.values, scores))
+    write_text(out / "scaling.md", text)
+    write_json(out / "scaling.json", {"axis": args.axis, "values": args.values, "rougeL": scores})
+    plot(args.axis, args.values, scores, out / "scaling.png")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
