@@ -1,0 +1,208 @@
+"""Fetch the natural-instructions repository archive into a data dir (restartable, atomic, verified).
+
+`download(data_dir)` downloads the public GitHub archive of allenai/natural-instructions to
+``<data_dir>.tar.gz`` (through a ``.part`` file resumed with an HTTP Range request after an
+interruption; ``file://`` URLs and plain paths are copied), extracts its ``tasks/`` and ``splits/``
+into a temporary folder beside the data dir, checks the number of task files and only then renames
+the folder to the data dir. A data dir that is already complete is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from snitk.errors import DataError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "https://github.com/allenai/natural-instructions/archive/refs/heads/master.tar.gz"
+DEFAULT_NUM_TASKS = 1616
+_KEEP_DIRS = ("tasks", "splits")
+_CHUNK = 1 << 20
+
+
+def _progress(total: int | None, initial: int, desc: str, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=quiet)
+
+
+def _local_source(url: str) -> Path | None:
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "file":
+        return Path(urllib.request.url2pathname(parsed.path))
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
+        return Path(url)
+    return None
+
+
+def fetch(url: str, dest: str | os.PathLike, *, quiet: bool = False, timeout: float = 60.0) -> Path:
+    """Download `url` to `dest`, resuming `dest`.part when it exists; return `dest`."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    local = _local_source(url)
+    if local is not None:
+        if not local.is_file():
+            raise DataError(local, None, "archive not found")
+        with open(local, "rb") as src, open(part, "wb") as out, _progress(local.stat().st_size, 0, dest.name, quiet) as bar:
+            while chunk := src.read(_CHUNK):
+                out.write(chunk)
+                bar.update(len(chunk))
+        os.replace(part, dest)
+        return dest
+
+    have = part.stat().st_size if part.exists() else 0
+    req = urllib.request.Request(url, headers={"User-Agent": "snitk-download"})
+    if have:
+        req.add_header("Range", f"bytes={have}-")
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # the .part file already holds everything
+            log.info("%s: server says the partial download is complete", part)
+            os.replace(part, dest)
+            return dest
+        raise DataError(url, None, f"download failed: HTTP {exc.code} {exc.reason}") from exc
+    except OSError as exc:
+        raise DataError(url, None, f"download failed: {exc}") from exc
+    with resp:
+        if have and resp.status == 206:
+            mode, initial = "ab", have
+            log.info("resuming %s at byte %d", url, have)
+        else:
+            mode, initial = "wb", 0
+            if have:
+                log.info("server ignored the Range request; downloading %s from the start", url)
+        length = resp.headers.get("Content-Length")
+        total = initial + int(length) if length and length.isdigit() else None
+        try:
+            with open(part, mode) as out, _progress(total, initial, dest.name, quiet) as bar:
+                while chunk := resp.read(_CHUNK):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        except OSError as exc:
+            raise DataError(url, None, f"download interrupted ({exc}); run again to resume from {part}") from exc
+    if total is not None and part.stat().st_size != total:
+        raise DataError(url, None, f"download incomplete ({part.stat().st_size} of {total} bytes); run again to resume")
+    os.replace(part, dest)
+    return dest
+
+
+def _strip_root(name: str) -> tuple[str, ...] | None:
+    """Path parts below the archive's top folder when they lie under tasks/ or splits/, else None."""
+    parts = PurePosixPath(name).parts
+    for i, p in enumerate(parts[:2]):  # "<repo>-master/tasks/..." or "tasks/..."
+        if p in _KEEP_DIRS:
+            rest = parts[i:]
+            if any(x in ("..", "") for x in rest):
+                return None
+            return rest
+    return None
+
+
+def extract(archive: str | os.PathLike, target: str | os.PathLike, *, quiet: bool = False) -> int:
+    """Extract tasks/ and splits/ of a .tar(.gz) or .zip archive into `target`; return the files written."""
+    archive, target = Path(archive), Path(target)
+    from tqdm import tqdm
+
+    count = 0
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for info in tqdm(zf.infolist(), desc="extract", unit="file", disable=quiet):
+                rest = _strip_root(info.filename)
+                if rest is None or info.is_dir():
+                    continue
+                out = target.joinpath(*rest)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst, _CHUNK)
+                count += 1
+        return count
+    try:
+        tf = tarfile.open(archive, "r:*")
+    except (tarfile.TarError, OSError) as exc:
+        raise DataError(archive, None, f"not a readable .tar.gz/.zip archive ({exc})") from exc
+    with tf:
+        for member in tqdm(tf, desc="extract", unit="file", disable=quiet):
+            rest = _strip_root(member.name)
+            if rest is None or not member.isfile():
+                continue
+            out = target.joinpath(*rest)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            src = tf.extractfile(member)
+            if src is None:
+                continue
+            with src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst, _CHUNK)
+            count += 1
+    return count
+
+
+def count_tasks(data_dir: str | os.PathLike) -> int:
+    """Number of task files in `data_dir/tasks`."""
+    return sum(1 for _ in (Path(data_dir) / "tasks").glob("*.json"))
+
+
+def download(
+    data_dir: str | os.PathLike,
+    url: str = DEFAULT_URL,
+    *,
+    expect_tasks: int | None = -1,
+    force: bool = False,
+    keep_archive: bool = True,
+    quiet: bool = False,
+) -> Path:
+    """Download and extract the repository into `data_dir` (tasks/ + splits/); return `data_dir`.
+
+    `expect_tasks`: the required number of task files (-1: 1616 for the default URL, no check
+    otherwise; None: no check). Existing complete data dirs are kept unless `force`.
+    """
+    data_dir = Path(data_dir)
+    if expect_tasks == -1:
+        expect_tasks = DEFAULT_NUM_TASKS if url == DEFAULT_URL else None
+    if data_dir.exists() and not force:
+        have = count_tasks(data_dir)
+        if have and (expect_tasks is None or have == expect_tasks):
+            log.info("%s already holds %d task files; nothing to do (use force to re-download)", data_dir, have)
+            return data_dir
+        if any(data_dir.iterdir()):
+            raise DataError(data_dir, None, f"exists and is not a complete download ({have} task files); pass force to replace it")
+    suffix = ".zip" if urllib.parse.urlparse(url).path.endswith(".zip") else ".tar.gz"
+    archive = data_dir.with_name(data_dir.name + suffix)
+    if not archive.exists() or force:
+        fetch(url, archive, quiet=quiet)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.extract-", dir=data_dir.parent))
+    try:
+        extract(archive, tmp, quiet=quiet)
+        found = count_tasks(tmp)
+        if found == 0:
+            raise DataError(archive, "tasks/", "expected task JSON files under tasks/ in the archive, found none")
+        if expect_tasks is not None and found != expect_tasks:
+            raise DataError(archive, "tasks/", f"expected {expect_tasks} task files, found {found}")
+        for track in ("default", "xlingual"):
+            if not (tmp / "splits" / track / "test_tasks.txt").is_file():
+                log.warning("%s: archive has no splits/%s/test_tasks.txt", archive, track)
+        if data_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.old-", dir=data_dir.parent))
+            os.replace(data_dir, old / "d")
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, data_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    if not keep_archive:
+        with contextlib.suppress(FileNotFoundError):
+            archive.unlink()
+    log.info("%s: %d task files", data_dir, count_tasks(data_dir))
+    return data_dir
