@@ -1,0 +1,432 @@
+"""Decode the held-out test tasks from a checkpoint and score them with the official protocol.
+
+Outputs in OUTPUT_DIR:
+- ``predictions.jsonl``: one record per test instance in the official format
+  (``id, Task, Definition, Categories, Instance {id, input, output}, prediction``);
+- ``references.jsonl``: ``id, references, task_id, task_category, track`` (the natural-instructions
+  leaderboard script's reference file);
+- ``metrics.json``: ``{"overall", "per_category", "per_task", ...}``; ``report.md``: the tables.
+
+Decoding appends finished batches to ``predictions.partial.jsonl``; an interrupted run started again
+with the same output directory decodes only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from snitk.atomic import write_json, write_jsonl, write_text
+from snitk.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+TRACKS = ("default", "xlingual")
+OFFICIAL_PER_TASK = 100
+PARTIAL = "predictions.partial.jsonl"
+RUN_INFO = "eval_run.json"
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """The selected test tasks (each holding its first `max_per_task` instances) and what is missing."""
+
+    track: str
+    data_dir: Path
+    tasks: list  # list[snitk.natinst.Task]
+    missing: list[str]
+
+    @property
+    def num_instances(self) -> int:
+        return sum(len(t.instances) for t in self.tasks)
+
+
+def check_track(track: str) -> str:
+    if track not in TRACKS:
+        raise ConfigError(f"--track {track!r}: expected one of {', '.join(TRACKS)}")
+    return track
+
+
+def load_test_set(
+    track: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    max_per_task: int = OFFICIAL_PER_TASK,
+    max_tasks: int | None = None,
+    allow_missing_tasks: bool = False,
+) -> TestSet:
+    """The test split of `track`: first `max_per_task` instances of every test task (file order).
+
+    Missing task files raise a DataError listing them, unless `allow_missing_tasks` (then a warning).
+    """
+    from snitk.natinst.corpus import Corpus, default_data_dir
+
+    check_track(track)
+    corpus = Corpus(data_dir, track=track)
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    missing = list(corpus.missing_tasks("test"))
+    if missing and not allow_missing_tasks:
+        shown = ", ".join(missing[:20]) + (f", ... ({len(missing)} in all)" if len(missing) > 20 else "")
+        raise DataError(
+            root, f"splits/{track}/test_tasks.txt",
+            f"{len(missing)} test task file(s) missing: {shown} (download them, or pass --allow-missing-tasks)",
+        )
+    if missing:
+        log.warning(
+            "%d of the %s test tasks are missing and skipped: %s%s", len(missing), track,
+            ", ".join(missing[:10]), ", ..." if len(missing) > 10 else "",
+        )
+    tasks = []
+    for task in corpus.test_tasks(max_per_task=max_per_task, allow_missing=True):
+        if max_tasks is not None and len(tasks) >= max_tasks:
+            break
+        tasks.append(task)
+    return TestSet(track, root, tasks, missing)
+
+
+def make_record(task: Any, instance: Any, prediction: str) -> dict[str, Any]:
+    """One line of predictions.jsonl in the official (Tk-Instruct) format."""
+    return {
+        "id": instance.id,
+        "Task": task.name,
+        "Definition": [task.definition],
+        "Categories": list(task.categories),
+        "Instance": {"id": instance.id, "input": instance.input, "output": list(instance.output)},
+        "prediction": prediction,
+    }
+
+
+def read_predictions(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Records of a predictions .jsonl file (official format; `prediction` or `Prediction` key)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, None, "predictions file not found")
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(path, f"line {lineno}", f"a JSON object ({exc})") from exc
+            if "prediction" not in rec and "Prediction" in rec:
+                rec["prediction"] = rec["Prediction"]
+            for key in ("Task", "Instance", "prediction"):
+                if key not in rec:
+                    raise DataError(path, f"line {lineno}: {key}", "official prediction record with keys Task, Instance, prediction")
+            if not isinstance(rec["Instance"], dict) or "output" not in rec["Instance"]:
+                raise DataError(path, f"line {lineno}: Instance.output", "a list of reference strings")
+            out.append(rec)
+    return out
+
+
+def score_records(
+    records: Sequence[dict[str, Any]],
+    track: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    gpt2_bpe: str | None = None,
+    num_workers: int | None = None,
+) -> dict[str, Any]:
+    """Official metrics of prediction records: {"overall", "per_category", "per_task"}.
+
+    The category of a task is ``Categories[0]`` of the record, else of its task file in `data_dir`.
+    """
+    from snitk.eval.metrics import score_report
+
+    check_track(track)
+    corpus = None
+    cats: dict[str, str] = {}
+    categories = []
+    for rec in records:
+        task = rec["Task"]
+        if task not in cats:
+            if rec.get("Categories"):
+                cats[task] = rec["Categories"][0]
+            else:
+                if corpus is None:
+                    from snitk.natinst.corpus import Corpus
+
+                    corpus = Corpus(data_dir, track=track)
+                try:
+                    cats[task] = corpus.category(task)
+                except (DataError, FileNotFoundError, OSError) as exc:
+                    raise DataError(task, "Categories", f"the task's category: record has none and its task file is unreadable ({exc})") from exc
+        categories.append(cats[task])
+    preds = [str(r["prediction"]) for r in records]
+    refs = [list(r["Instance"]["output"]) for r in records]
+    tasks = [r["Task"] for r in records]
+    report = score_report(preds, refs, tasks, categories, xlingual=(track == "xlingual"), gpt2_bpe=gpt2_bpe, num_workers=num_workers)
+    report["track"] = track
+    report["num_tasks"] = len(report["per_task"])
+    return report
+
+
+def write_outputs(
+    output_dir: str | os.PathLike,
+    records: Sequence[dict[str, Any]],
+    track: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    gpt2_bpe: str | None = None,
+    title: str = "Evaluation",
+    extra: dict[str, Any] | None = None,
+    write_predictions: bool = True,
+) -> dict[str, Any]:
+    """Score `records` and write predictions.jsonl, references.jsonl, metrics.json and report.md."""
+    from snitk.eval.report import render_report
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = score_records(records, track, data_dir=data_dir, gpt2_bpe=gpt2_bpe)
+    if extra:
+        metrics.update(extra)
+    if write_predictions:
+        write_jsonl(out / "predictions.jsonl", records)
+    write_jsonl(
+        out / "references.jsonl",
+        (
+            {
+                "id": r.get("id", r["Instance"].get("id")),
+                "references": list(r["Instance"]["output"]),
+                "task_id": r["Task"],
+                "task_category": metrics["per_task"].get(r["Task"], {}).get("category")
+                or (r.get("Categories") or [""])[0],
+                "track": track,
+            }
+            for r in records
+        ),
+    )
+    write_json(out / "metrics.json", metrics)
+    write_text(out / "report.md", render_report(metrics, title=title))
+    o = metrics["overall"]
+    log.info("%s: EM %.2f  ROUGE-1 %.2f  ROUGE-L %.2f  (n=%d)", title, o["exact_match"], o["rouge1"], o["rougeL"], o["n"])
+    return metrics
+
+
+def score_predictions_file(
+    predictions_path: str | os.PathLike,
+    track: str,
+    data_dir: str | os.PathLike | None,
+    output_dir: str | os.PathLike,
+    *,
+    gpt2_bpe: str | None = None,
+) -> dict[str, Any]:
+    """Score any predictions file in the official format and write metrics.json + report.md to output_dir."""
+    records = read_predictions(predictions_path)
+    if not records:
+        raise DataError(predictions_path, None, "at least one prediction record")
+    return write_outputs(
+        output_dir, records, track, data_dir=data_dir, gpt2_bpe=gpt2_bpe,
+        title=f"Scores of {Path(predictions_path).name} ({track} track)",
+        extra={"predictions_file": str(predictions_path)},
+        write_predictions=Path(predictions_path).resolve() != (Path(output_dir) / "predictions.jsonl").resolve(),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Decoding
+
+
+class CheckpointPredictor:
+    """Maps prompt strings to predictions with a checkpoint: batched, data-parallel over jax.devices()."""
+
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike,
+        *,
+        vocab: str | None = None,
+        batch_size: int = 32,
+        beam_size: int = 1,
+        max_decode_length: int = 128,
+        max_input_length: int = 1024,
+        params: Any = None,
+        config: Any = None,
+    ):
+        import jax
+        import numpy as np
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+        from snitk.models.model import EncoderDecoderModel
+        from snitk.vocab import get_vocabulary
+
+        self.vocab = get_vocabulary(vocab)
+        if params is None:
+            from snitk.models.checkpoint import load_model
+
+            config, params = load_model(checkpoint)
+        self.config = config
+        self.model = EncoderDecoderModel(config)
+        devices = np.array(jax.devices())
+        self.mesh = Mesh(devices, ("data",))
+        self.n_dev = len(devices)
+        self.batch_size = max(self.n_dev, math.ceil(batch_size / self.n_dev) * self.n_dev)
+        self.max_input_length = max_input_length
+        self.max_decode_length = max_decode_length
+        self.beam_size = beam_size
+        self._data_sharding = NamedSharding(self.mesh, P("data", None))
+        self.params = jax.device_put(params, NamedSharding(self.mesh, P()))
+        model = self.model
+
+        def _predict(p, x):
+            return model.predict_batch(p, x, max_decode_length=max_decode_length, beam_size=beam_size)
+
+        self._fn = jax.jit(_predict)
+        self._np = np
+        self._jax = jax
+
+    def encode(self, prompt: str) -> list[int]:
+        """Prompt ids truncated to max_input_length, EOS last."""
+        ids = self.vocab.encode(prompt)[: self.max_input_length - 1]
+        return ids + [self.vocab.eos_id]
+
+    def _bucket(self, n: int) -> int:
+        b = 32
+        while b < n:
+            b *= 2
+        return min(b, self.max_input_length)
+
+    def predict_ids(self, batch: Sequence[Sequence[int]]) -> list[str]:
+        """Decode up to batch_size encoded prompts (padded to a fixed batch and a length bucket)."""
+        np = self._np
+        rows = len(batch)
+        if rows > self.batch_size:
+            raise ValueError(f"{rows} rows > batch size {self.batch_size}")
+        length = self._bucket(max(len(x) for x in batch))
+        arr = np.zeros((self.batch_size, length), np.int32)
+        for i, ids in enumerate(batch):
+            arr[i, : len(ids)] = ids
+        arr[rows:, 0] = self.vocab.eos_id  # padding rows: a lone EOS
+        x = self._jax.device_put(arr, self._data_sharding)
+        out = np.asarray(self._jax.device_get(self._fn(self.params, x)))
+        return [self.vocab.decode(out[i].tolist()) for i in range(rows)]
+
+
+def _read_partial(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:  # a torn last line from a crash: decode it again
+                continue
+            done[(rec["Task"], rec["Instance"]["id"])] = rec
+    return done
+
+
+def decode_test_set(
+    test_set: TestSet,
+    predictor: Any,
+    output_dir: str | os.PathLike,
+    *,
+    encoding: str = "def_pos2",
+    run_info: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Decode every instance of `test_set` not yet in OUTPUT_DIR/predictions.partial.jsonl; return all records.
+
+    `predictor` needs ``encode(prompt) -> ids``, ``predict_ids(list of ids) -> list[str]``,
+    ``batch_size``, ``max_input_length`` and ``vocab``.
+    """
+    from tqdm import tqdm
+
+    from snitk.prompts import render
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    partial = out / PARTIAL
+    info_path = out / RUN_INFO
+    same = False
+    if run_info is not None:
+        old = json.loads(info_path.read_text()) if info_path.exists() else None
+        same = old == run_info
+        if partial.exists() and old is not None and not same:
+            raise ConfigError(
+                f"{partial}: unfinished evaluation with different settings ({old} != {run_info}); "
+                "use another --output-dir or delete the partial file"
+            )
+        write_json(info_path, run_info)
+    done = _read_partial(out / "predictions.jsonl") if same else {}  # a finished run with these settings
+    done.update(_read_partial(partial))
+    items = [(t, inst) for t in test_set.tasks for inst in t.instances]
+    todo = [(t, inst) for t, inst in items if (t.name, inst.id) not in done]
+    if done:
+        log.info("resuming: %d of %d instances already decoded", len(items) - len(todo), len(items))
+    if todo:
+        encoded = []
+        for t, inst in tqdm(todo, desc="prompts", unit="inst", disable=len(todo) < 500):
+            prompt = render(t, inst, encoding, token_budget=predictor.max_input_length, vocab=predictor.vocab)
+            encoded.append(predictor.encode(prompt))
+        order = sorted(range(len(todo)), key=lambda i: -len(encoded[i]))
+        bs = predictor.batch_size
+        with open(partial, "a", encoding="utf-8") as f:
+            for start in tqdm(range(0, len(order), bs), desc="decode", unit="batch"):
+                idx = order[start : start + bs]
+                preds = predictor.predict_ids([encoded[i] for i in idx])
+                for i, pred in zip(idx, preds):
+                    t, inst = todo[i]
+                    rec = make_record(t, inst, pred)
+                    done[(t.name, inst.id)] = rec
+                    f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+    return [done[(t.name, inst.id)] for t, inst in items]
+
+
+def evaluate(
+    checkpoint: str | os.PathLike,
+    track: str,
+    output_dir: str | os.PathLike,
+    *,
+    encoding: str = "def_pos2",
+    data_dir: str | os.PathLike | None = None,
+    vocab: str | None = None,
+    batch_size: int = 32,
+    beam_size: int = 1,
+    max_decode_length: int = 128,
+    max_input_length: int = 1024,
+    allow_missing_tasks: bool = False,
+    max_tasks: int | None = None,
+    max_per_task: int = OFFICIAL_PER_TASK,
+    gpt2_bpe: str | None = None,
+    predictor: Any = None,
+) -> dict[str, Any]:
+    """Decode the test split of `track` from `checkpoint`, write the outputs, return metrics.json's contents."""
+    check_track(track)
+    test_set = load_test_set(track, data_dir, max_per_task=max_per_task, max_tasks=max_tasks, allow_missing_tasks=allow_missing_tasks)
+    if not test_set.tasks:
+        raise DataError(test_set.data_dir, f"splits/{track}/test_tasks.txt", "at least one available test task")
+    if predictor is None:
+        predictor = CheckpointPredictor(
+            checkpoint, vocab=vocab, batch_size=batch_size, beam_size=beam_size,
+            max_decode_length=max_decode_length, max_input_length=max_input_length,
+        )
+    settings = {
+        "checkpoint": str(checkpoint), "track": track, "encoding": encoding, "data_dir": str(test_set.data_dir),
+        "vocab": str(getattr(predictor.vocab, "path", vocab)), "beam_size": beam_size,
+        "max_decode_length": max_decode_length, "max_input_length": max_input_length,
+        "max_tasks": max_tasks, "max_per_task": max_per_task,
+    }
+    records = decode_test_set(test_set, predictor, output_dir, encoding=encoding, run_info=settings)
+    metrics = write_outputs(
+        output_dir, records, track, data_dir=test_set.data_dir, gpt2_bpe=gpt2_bpe,
+        title=f"{Path(str(checkpoint)).name} — {track} track, {encoding}",
+        extra={"settings": settings, "missing_tasks": test_set.missing, "num_missing_tasks": len(test_set.missing)},
+    )
+    (Path(output_dir) / PARTIAL).unlink(missing_ok=True)
+    return metrics
+
+
+def iter_items(test_set: TestSet) -> Iterable[tuple[Any, Any]]:
+    """(task, instance) pairs of a test set in canonical order."""
+    for t in test_set.tasks:
+        for inst in t.instances:
+            yield t, inst
+
