@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
 from pathlib import Path
@@ -257,6 +258,35 @@ def _plain_dict(tree: Any) -> Any:
     return tree
 
 
+def param_names(path: str | Path) -> list[str]:
+    """Slash-joined names of the stored parameters (from the params item's _METADATA)."""
+    ckpt = resolve_checkpoint(path)
+    meta = json.loads((ckpt / PARAMS_ITEM / "_METADATA").read_text())
+    names = []
+    for entry in meta["tree_metadata"].values():
+        names.append("/".join(str(k["key"]) for k in entry["key_metadata"]))
+    return sorted(names)
+
+
+def open_param(path: str | Path, name: str) -> Any:
+    """A tensorstore handle on one stored parameter (``name`` slash-joined), for streaming reads."""
+    import tensorstore as ts
+
+    ckpt = resolve_checkpoint(path)
+    item = (ckpt / PARAMS_ITEM).absolute()
+    meta = json.loads((item / "_METADATA").read_text())
+    key = name.replace("/", ".") + "/"
+    if meta.get("use_ocdbt", True):
+        kvstore = {"driver": "ocdbt", "base": f"file://{item}", "path": key}
+    else:
+        kvstore = {"driver": "file", "path": f"{item}/{key}"}
+    driver = "zarr3" if meta.get("use_zarr3") else "zarr"
+    try:
+        return ts.open({"driver": driver, "kvstore": kvstore}, open=True).result()
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(f"{item}: cannot open parameter {name!r} ({e})") from e
+
+
 # --------------------------------------------------------------------------------------------------
 # Fingerprint
 # --------------------------------------------------------------------------------------------------
@@ -317,4 +347,6 @@ __all__ = [
     "flatten_params",
     "unflatten_params",
     "is_checkpoint_dir",
+    "param_names",
+    "open_param",
 ]
