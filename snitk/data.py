@@ -75,8 +75,13 @@ def _split_dirs(task_dir: Path) -> list[Path]:
     return [c for c in cands if c.is_dir()]
 
 
-def validate_dir(task_dir: str | Path, *, strict_splits: bool = False, quiet: bool = False) -> list[str]:
-    """Validate every task file and split list under `task_dir`; return one message per problem."""
+def validate_dir(
+    task_dir: str | Path, *, strict_splits: bool = False, quiet: bool = False, warnings: list[str] | None = None
+) -> list[str]:
+    """Validate every task file and split list under `task_dir`; return one message per problem.
+
+    Listed tasks without a file are problems with `strict_splits`, else appended to `warnings`.
+    """
     from tqdm import tqdm
 
     from snitk.natinst.corpus import find_task_dir
@@ -106,8 +111,8 @@ def validate_dir(task_dir: str | Path, *, strict_splits: bool = False, quiet: bo
                     msg = f"{lst}: {len(missing)} listed task(s) have no file in {tdir}: {', '.join(missing[:5])}"
                     if strict_splits:
                         problems.append(msg)
-                    else:
-                        log.warning("%s", msg)
+                    elif warnings is not None:
+                        warnings.append(msg)
             if "train" in lists and "test" in lists:
                 both = sorted(set(lists["train"]) & set(lists["test"]))
                 if both:
@@ -116,7 +121,10 @@ def validate_dir(task_dir: str | Path, *, strict_splits: bool = False, quiet: bo
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    problems = validate_dir(args.task_dir, strict_splits=args.strict_splits, quiet=args.quiet)
+    warnings: list[str] = []
+    problems = validate_dir(args.task_dir, strict_splits=args.strict_splits, quiet=args.quiet, warnings=warnings)
+    for w in warnings:
+        print(f"WARNING {w}", file=sys.stderr)
     for p in problems:
         print(f"INVALID {p}", file=sys.stderr)
     n = len(_task_files(Path(args.task_dir), None))
