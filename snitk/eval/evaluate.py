@@ -239,9 +239,9 @@ class CheckpointPredictor:
 
     def __init__(
         self,
-        checkpoint: str | os.PathLike,
+        checkpoint: str | os.PathLike | None,
         *,
-        vocab: str | None = None,
+        vocab: Any = None,
         batch_size: int = 32,
         beam_size: int = 1,
         max_decode_length: int = 128,
@@ -256,7 +256,10 @@ class CheckpointPredictor:
         from snitk.models.model import EncoderDecoderModel
         from snitk.vocab import get_vocabulary
 
-        self.vocab = get_vocabulary(vocab)
+        self.vocab = vocab if hasattr(vocab, "encode") else get_vocabulary(vocab)
+        # Own parameters (loaded here) are replicated and batches sharded over a 1-D "data" mesh;
+        # parameters handed in (the training hook) keep their placement and batches follow them.
+        self._shard = params is None
         if params is None:
             from snitk.models.checkpoint import load_model
 
@@ -271,7 +274,7 @@ class CheckpointPredictor:
         self.max_decode_length = max_decode_length
         self.beam_size = beam_size
         self._data_sharding = NamedSharding(self.mesh, P("data", None))
-        self.params = jax.device_put(params, NamedSharding(self.mesh, P()))
+        self.params = jax.device_put(params, NamedSharding(self.mesh, P())) if self._shard else params
         model = self.model
 
         def _predict(p, x):
@@ -303,7 +306,7 @@ class CheckpointPredictor:
         for i, ids in enumerate(batch):
             arr[i, : len(ids)] = ids
         arr[rows:, 0] = self.vocab.eos_id  # padding rows: a lone EOS
-        x = self._jax.device_put(arr, self._data_sharding)
+        x = self._jax.device_put(arr, self._data_sharding) if self._shard else arr
         out = np.asarray(self._jax.device_get(self._fn(self.params, x)))
         return [self.vocab.decode(out[i].tolist()) for i in range(rows)]
 
