@@ -1,0 +1,6 @@
+"""Sharded, resumable training (gin-configured, t5x style): ``python -m snitk.train``.
+
+Modules: ``partitioning`` (mesh + logical axis rules), ``optim`` (Adafactor/AdamW, schedules),
+``trainer`` (sharded train step, microbatches), ``data`` (seqio batches, deterministic order),
+``checkpoints`` (orbax), ``config`` (gin), ``dry_run`` (memory planning), ``train`` (entry point).
+"""

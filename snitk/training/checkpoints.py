@@ -1,0 +1,107 @@
+"""Training checkpoints: MODEL_DIR/checkpoint_<step>/ through an orbax CheckpointManager.
+
+Items (the one on-disk format shared with ``snitk.models.checkpoint``): ``params`` (StandardSave of the
+plain parameter tree), ``model_config`` (JSON of ``T5Config.to_dict()``), ``opt_state`` (StandardSave of the
+optax state) and ``train_state`` (JSON: step, seed, data position, data settings). Orbax writes into a
+temporary directory and renames it when complete, so a crash never leaves a checkpoint that restores
+half-written; incomplete temporaries are ignored (and cleaned up) on the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import orbax.checkpoint as ocp
+
+from snitk.errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+ITEMS = ("params", "model_config", "opt_state", "train_state")
+STEP_PREFIX = "checkpoint"
+
+
+class TrainCheckpointer:
+    """Save / restore train states (see module docstring) keeping the last ``keep`` checkpoints."""
+
+    def __init__(self, model_dir: str | Path, *, keep: int | None = 3, async_save: bool = False):
+        self.model_dir = Path(model_dir)
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep, step_prefix=STEP_PREFIX, create=True, cleanup_tmp_directories=True,
+            enable_async_checkpointing=async_save)
+        self.manager = ocp.CheckpointManager(self.model_dir.absolute(), options=options, item_names=ITEMS)
+
+    def latest_step(self) -> int | None:
+        """The newest complete checkpoint step, or None."""
+        self.manager.reload()
+        return self.manager.latest_step()
+
+    def all_steps(self) -> list[int]:
+        self.manager.reload()
+        return list(self.manager.all_steps())
+
+    def save(self, state: dict[str, Any], model_config: dict[str, Any], train_state: dict[str, Any],
+             *, force: bool = True) -> int:
+        """Write checkpoint_<step>; returns the step. Blocks until it is complete on disk."""
+        step = int(jax.device_get(state["step"]))
+        if step in self.all_steps():
+            return step
+        args = ocp.args.Composite(
+            params=ocp.args.StandardSave(state["params"]),
+            model_config=ocp.args.JsonSave(model_config),
+            opt_state=ocp.args.StandardSave(state["opt_state"]),
+            train_state=ocp.args.JsonSave({**train_state, "step": step}),
+        )
+        self.manager.save(step, args=args, force=force)
+        self.manager.wait_until_finished()
+        log.info("saved checkpoint %s", self.model_dir / f"{STEP_PREFIX}_{step}")
+        return step
+
+    def restore(self, abstract_state: dict[str, Any], step: int | None = None) -> tuple[dict[str, Any], dict, dict]:
+        """Restore (state, model_config dict, train_state dict) into the shardings of ``abstract_state``."""
+        step = self.latest_step() if step is None else step
+        if step is None:
+            raise CheckpointError(f"{self.model_dir}: no complete checkpoint_<step> directory to restore")
+        args = ocp.args.Composite(
+            params=ocp.args.StandardRestore(abstract_state["params"]),
+            model_config=ocp.args.JsonRestore(),
+            opt_state=ocp.args.StandardRestore(abstract_state["opt_state"]),
+            train_state=ocp.args.JsonRestore(),
+        )
+        try:
+            out = self.manager.restore(step, args=args)
+        except Exception as e:  # noqa: BLE001 - orbax raises many types
+            raise CheckpointError(f"{self.model_dir / f'{STEP_PREFIX}_{step}'}: cannot restore into the configured "
+                                  f"model/optimizer ({type(e).__name__}: {e})") from e
+        train_state = dict(out["train_state"])
+        sharding = abstract_state["step"].sharding
+        state = {"step": jax.device_put(jnp.asarray(int(train_state["step"]), jnp.int32), sharding),
+                 "params": out["params"], "opt_state": out["opt_state"]}
+        return state, dict(out["model_config"]), train_state
+
+    def close(self) -> None:
+        self.manager.wait_until_finished()
+        self.manager.close()
+
+
+def read_train_state(checkpoint_dir: str | Path) -> dict[str, Any]:
+    """The JSON train_state item of one checkpoint directory."""
+    path = Path(checkpoint_dir) / "train_state"
+    for cand in (path / "metadata", path):
+        if cand.is_file():
+            return json.loads(cand.read_text())
+    raise CheckpointError(f"{path}: no train_state item")
+
+
+def load_init_params(path: str | Path, shardings: Any, dtype: str | None = None) -> tuple[Any, Any]:
+    """(T5Config, params) from a converted or trained checkpoint (``snitk.models.checkpoint.load_model``)."""
+    try:
+        from snitk.models.checkpoint import load_model
+    except ImportError as e:  # pragma: no cover - depends on the conversion module
+        raise CheckpointError(f"{path}: snitk.models.checkpoint is not available ({e})") from e
+    return load_model(path, shardings=shardings, dtype=dtype)
