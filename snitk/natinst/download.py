@@ -2,7 +2,7 @@
 
 `download(data_dir)` downloads the public GitHub archive of allenai/natural-instructions to
 ``<data_dir>.tar.gz`` (through a ``.part`` file resumed with an HTTP Range request after an
-interruption; ``file://`` URLs and plain paths are copied), extracts its ``tasks/`` and ``splits/``
+interruption; ```file://`` URLs and plain paths are copied, also resuming a ``.part``), extracts its ``tasks/`` and ``splits/``
 into a temporary folder beside the data dir, checks the number of task files and only then renames
 the folder to the data dir. A data dir that is already complete is left alone.
 """
@@ -55,7 +55,12 @@ def fetch(url: str, dest: str | os.PathLike, *, quiet: bool = False, timeout: fl
     if local is not None:
         if not local.is_file():
             raise DataError(local, None, "archive not found")
-        with open(local, "rb") as src, open(part, "wb") as out, _progress(local.stat().st_size, 0, dest.name, quiet) as bar:
+        size = local.stat().st_size
+        have = part.stat().st_size if part.exists() else 0
+        if have > size:
+            have = 0
+        with open(local, "rb") as src, open(part, "ab" if have else "wb") as out, _progress(size, have, dest.name, quiet) as bar:
+            src.seek(have)
             while chunk := src.read(_CHUNK):
                 out.write(chunk)
                 bar.update(len(chunk))
