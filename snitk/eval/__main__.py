@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = argv[1:]
     args = build_parser(cmd).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("absl").setLevel(logging.WARNING)  # orbax is chatty at INFO
     try:
         if cmd == "evaluate":
             from snitk.eval.evaluate import evaluate
