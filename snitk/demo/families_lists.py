@@ -1,0 +1,411 @@
+"""Demo task families over lists: number-list operations, arithmetic and word-list string edits.
+
+Held-out ("test") tasks are new variants of skills that training covers: training sorts ascending,
+the test sorts descending; training picks the largest number, the test the smallest; training keeps
+the first words, the test the last ones; and so on.
+"""
+
+from __future__ import annotations
+
+import random
+
+from snitk.demo import words as W
+from snitk.demo.spec import Spec, custom, listop, numbers, words
+
+PE = "Program Execution"
+MATH = "Mathematics"
+NUM_DOMAINS = ("Mathematics",)
+
+
+def _nums(lo: int = 4, hi: int = 6, top: int = 99):
+    return lambda rng: numbers(rng, lo, hi, top)
+
+
+def _words(lo: int = 4, hi: int = 6, pool=W.GENERAL):
+    return lambda rng: words(rng, pool, lo, hi)
+
+
+def _with_parity(rng: random.Random) -> list[int]:
+    while True:
+        xs = numbers(rng, 5, 7)
+        if any(x % 2 for x in xs) and any(x % 2 == 0 for x in xs):
+            return xs
+
+
+def _with_threshold(t: int):
+    def sample(rng: random.Random) -> list[int]:
+        while True:
+            xs = numbers(rng, 5, 7)
+            if any(x > t for x in xs) and any(x <= t for x in xs):
+                return xs
+
+    return sample
+
+
+def _with_duplicates(rng: random.Random) -> list[int]:
+    xs = numbers(rng, 4, 5)
+    dup = rng.sample(xs, rng.randint(1, 2))
+    out = xs + dup
+    rng.shuffle(out)
+    return out
+
+
+def _with_one_repeat(rng: random.Random) -> list[int]:
+    xs = numbers(rng, 4, 6)
+    out = xs + [rng.choice(xs)]
+    rng.shuffle(out)
+    return out
+
+
+def _unique_extreme(key):
+    def sample(rng: random.Random) -> list[str]:
+        while True:
+            ws = words(rng, W.GENERAL, 4, 6)
+            best = key(ws)
+            if sum(len(w) == len(best) for w in ws) == 1:
+                return ws
+
+    return sample
+
+
+def _dedupe(xs: list[int]) -> list[int]:
+    seen: list[int] = []
+    for x in xs:
+        if x not in seen:
+            seen.append(x)
+    return seen
+
+
+def _longest(ws):
+    return max(ws, key=len)
+
+
+def _shortest(ws):
+    return min(ws, key=len)
+
+
+def number_specs() -> list[Spec]:
+    """Number-list operations (Program Execution)."""
+    asc = lambda xs: sorted(xs)  # noqa: E731
+    desc = lambda xs: sorted(xs, reverse=True)  # noqa: E731
+    same = lambda xs: list(xs)  # noqa: E731
+    rev = lambda xs: list(reversed(xs))  # noqa: E731
+    kw = dict(domains=NUM_DOMAINS, reasoning=("Numerical Reasoning",), family="numbers")
+    s: list[Spec] = [
+        listop("sort_numbers_ascending", "train",
+               "In this task, you are given a list of numbers. Sort the numbers in ascending order, from the smallest to the largest.",
+               PE, _nums(), "bracket", asc,
+               [(same, "The list is copied unchanged; the numbers are not sorted."),
+                (desc, "The numbers are sorted from the largest to the smallest, but ascending order was asked for.")],
+               "The numbers sorted from smallest to largest are {answer}.", **kw),
+        listop("order_numbers_smallest_first", "train",
+               "Given a list of integers separated by commas, return the same integers ordered from smallest to largest.",
+               PE, _nums(), "comma", asc,
+               [(rev, "The list is only reversed, not sorted."),
+                (desc, "This is the largest-first order; the smallest number must come first.")],
+               "Ordering the integers from smallest to largest gives {answer}.", **kw),
+        listop("reverse_number_list", "train",
+               "You are given a list of numbers. Write the list in reverse order, so that the last number comes first.",
+               PE, _nums(), "bracket", rev,
+               [(same, "The list is not reversed."), (asc, "The numbers are sorted instead of reversed.")],
+               "Reading the list backwards gives {answer}.", **kw),
+        listop("reverse_numbers_backwards", "train",
+               "Output the given numbers backwards: start with the last number and end with the first one.",
+               PE, _nums(), "space", rev,
+               [(same, "The numbers keep their original order."), (desc, "The numbers are sorted, not reversed.")],
+               "Backwards, the numbers are {answer}.", **kw),
+        listop("largest_number", "train",
+               "In this task, you are given a list of numbers. Find the largest number in the list and output it.",
+               PE, _nums(), "bracket", max,
+               [(min, "This is the smallest number, not the largest one."),
+                (lambda xs: xs[0], "This is the first number of the list, which is not the largest.")],
+               "{answer} is larger than every other number in the list.", **kw),
+        listop("maximum_of_list", "train",
+               "Return the maximum value of the given list of integers.",
+               PE, _nums(), "comma", max,
+               [(min, "This is the minimum, not the maximum."),
+                (lambda xs: xs[-1], "This is only the last number of the list.")],
+               "The maximum is {answer}.", **kw),
+        listop("keep_even_numbers", "train",
+               "You are given a list of integers. Remove every odd number from the list and output the even numbers in their original order.",
+               PE, _with_parity, "bracket", lambda xs: [x for x in xs if x % 2 == 0],
+               [(lambda xs: [x for x in xs if x % 2], "These are the odd numbers; the even ones should be kept."),
+                (same, "The odd numbers were not removed.")],
+               "The even numbers of the list are {answer}.", **kw),
+        listop("filter_even_numbers", "train",
+               "Keep only the numbers of the list that are divisible by 2.",
+               PE, _with_parity, "space", lambda xs: [x for x in xs if x % 2 == 0],
+               [(lambda xs: [x for x in xs if x % 2], "These numbers are not divisible by 2."),
+                (lambda xs: sorted(x for x in xs if x % 2 == 0), "The even numbers must keep their original order.")],
+               "Only {answer} are divisible by 2.", **kw),
+        listop("numbers_greater_than_50", "train",
+               "Given a list of numbers, output only the numbers that are greater than 50, in their original order.",
+               PE, _with_threshold(50), "bracket", lambda xs: [x for x in xs if x > 50],
+               [(lambda xs: [x for x in xs if x <= 50], "These numbers are not greater than 50."),
+                (same, "The numbers up to 50 should have been removed.")],
+               "The numbers above 50 are {answer}.", **kw),
+        listop("numbers_above_30", "train",
+               "Remove all numbers that are 30 or less from the list.",
+               PE, _with_threshold(30), "comma", lambda xs: [x for x in xs if x > 30],
+               [(lambda xs: [x for x in xs if x <= 30], "These are exactly the numbers that had to be removed."),
+                (same, "Nothing was removed.")],
+               "After removing the numbers up to 30, {answer} remain.", **kw),
+        listop("remove_duplicate_numbers", "train",
+               "In this task you are given a list of numbers that contains repeated values. Remove the repeated values, keeping the first occurrence of each number.",
+               PE, _with_duplicates, "bracket", _dedupe,
+               [(same, "The repeated values are still in the list."),
+                (lambda xs: sorted(set(xs)), "The numbers must keep the order of their first occurrence.")],
+               "Keeping each number once gives {answer}.", **kw),
+        listop("first_number", "train",
+               "Output the first number of the given list.",
+               PE, _nums(), "bracket", lambda xs: xs[0],
+               [(lambda xs: xs[-1], "This is the last number, not the first."),
+                (max, "This is the largest number, not the first one.")],
+               "The list starts with {answer}.", **kw),
+        listop("last_number", "train",
+               "In this task, you are given a list of integers. Return the last integer of the list.",
+               PE, _nums(), "comma", lambda xs: xs[-1],
+               [(lambda xs: xs[0], "This is the first integer, not the last."),
+                (min, "This is the smallest integer, not the last one.")],
+               "The list ends with {answer}.", **kw),
+        listop("every_other_number", "train",
+               "Given a list of numbers, output the 1st, 3rd, 5th, ... numbers, i.e. every other number starting with the first one.",
+               PE, _nums(5, 7), "bracket", lambda xs: xs[::2],
+               [(lambda xs: xs[1::2], "These are the 2nd, 4th, ... numbers; the list must start with the first number."),
+                (same, "No number was skipped.")],
+               "Taking every other number from the start gives {answer}.", **kw),
+        listop("repeated_number", "train",
+               "Exactly one number appears twice in the given list. Find that number.",
+               PE, _with_one_repeat, "comma", lambda xs: next(x for x in xs if xs.count(x) > 1),
+               [(lambda xs: xs[0] if xs.count(xs[0]) == 1 else xs[1], "This number appears only once."),
+                (max, "This is the largest number; it is not repeated.")],
+               "{answer} occurs two times.", **kw),
+        listop("count_numbers", "train",
+               "Count how many numbers are in the given list and output the count.",
+               PE, _nums(3, 8), "bracket", len,
+               [(lambda xs: len(xs) + 1, "The count is one too many."),
+                (max, "This is the largest number, not the number of elements.")],
+               "The list has {answer} numbers.", **kw),
+        # ---- held-out variants
+        listop("sort_numbers_descending", "test",
+               "In this task, you are given a list of numbers. Sort the numbers in descending order, from the largest to the smallest.",
+               PE, _nums(), "bracket", desc,
+               [(asc, "The numbers are in ascending order, but descending order was asked for."),
+                (same, "The list is copied unchanged; the numbers are not sorted.")],
+               "From largest to smallest, the numbers are {answer}.", **kw),
+        listop("smallest_number", "test",
+               "In this task, you are given a list of numbers. Find the smallest number in the list and output it.",
+               PE, _nums(), "comma", min,
+               [(max, "This is the largest number, not the smallest one."),
+                (lambda xs: xs[0], "This is only the first number of the list.")],
+               "{answer} is smaller than every other number in the list.", **kw),
+        listop("keep_odd_numbers", "test",
+               "You are given a list of integers. Remove every even number from the list and output the odd numbers in their original order.",
+               PE, _with_parity, "bracket", lambda xs: [x for x in xs if x % 2],
+               [(lambda xs: [x for x in xs if x % 2 == 0], "These are the even numbers; the odd ones should be kept."),
+                (same, "The even numbers were not removed.")],
+               "The odd numbers of the list are {answer}.", **kw),
+    ]
+    return s
+
+
+def arithmetic_specs() -> list[Spec]:
+    """Small arithmetic (training only: exact numeric answers are out of reach of a tiny model)."""
+    kw = dict(domains=NUM_DOMAINS, reasoning=("Numerical Reasoning",), family="arithmetic")
+    pair = lambda rng: rng.sample(range(1, 50), 2)  # noqa: E731
+    return [
+        listop("add_two_numbers", "train", "Add the two given numbers and output their sum.",
+               MATH, pair, "comma", lambda p: p[0] + p[1],
+               [(lambda p: abs(p[0] - p[1]), "This is the difference of the numbers, not their sum."),
+                (lambda p: p[0] + p[1] + 1, "The sum is off by one.")],
+               "The sum of the two numbers is {answer}.", **kw),
+        listop("sum_of_pair", "train", "In this task, you are given two integers. Return the result of adding them together.",
+               MATH, pair, "bracket", lambda p: p[0] + p[1],
+               [(lambda p: p[0] * p[1], "The numbers were multiplied, not added."),
+                (max, "This is only the larger number.")],
+               "Adding them gives {answer}.", **kw),
+        listop("subtract_smaller", "train",
+               "Subtract the smaller of the two given numbers from the larger one and output the difference.",
+               MATH, pair, "comma", lambda p: abs(p[0] - p[1]),
+               [(lambda p: p[0] + p[1], "The numbers were added, not subtracted."),
+                (min, "This is the smaller number, not the difference.")],
+               "The difference is {answer}.", **kw),
+        listop("multiply_small_numbers", "train", "Multiply the two given numbers.",
+               MATH, lambda rng: [rng.randint(2, 9), rng.randint(2, 40)], "comma", lambda p: p[0] * p[1],
+               [(lambda p: p[0] + p[1], "This is the sum, not the product."),
+                (lambda p: p[0] * p[1] + p[0], "The product is wrong.")],
+               "The product is {answer}.", **kw),
+        custom("add_ten", "train", "Add 10 to the given number.", MATH,
+               lambda rng: rng.randint(1, 989), str, lambda x: x + 10,
+               [(lambda x: x + 1, "Only 1 was added, not 10."), (lambda x: x - 10, "10 was subtracted instead of added.")],
+               "The number plus 10 is {answer}.", **kw),
+        custom("double_number", "train", "In this task you are given a number. Output twice the number.", MATH,
+               lambda rng: rng.randint(1, 499), str, lambda x: 2 * x,
+               [(lambda x: x + 2, "2 was added instead of doubling the number."), (lambda x: x, "The number was not doubled.")],
+               "Two times the number is {answer}.", **kw),
+        listop("sum_of_list", "train", "Compute the sum of all numbers in the list.",
+               MATH, lambda rng: numbers(rng, 3, 4, 20), "bracket", sum,
+               [(max, "This is the largest number, not the sum."), (len, "This is the number of elements, not their sum.")],
+               "Adding all numbers gives {answer}.", **kw),
+        listop("next_in_sequence", "train",
+               "The given numbers form an arithmetic sequence (the same step is added each time). Output the next number of the sequence.",
+               MATH, lambda rng: (lambda a, d, n: [a + i * d for i in range(n)])(rng.randint(1, 30), rng.randint(2, 9), rng.randint(3, 5)),
+               "comma", lambda xs: xs[-1] + (xs[1] - xs[0]),
+               [(lambda xs: xs[-1] + 1, "The step of the sequence is not 1."), (lambda xs: xs[0], "This is the first number of the sequence.")],
+               "Adding the step once more gives {answer}.", **kw),
+    ]
+
+
+def word_specs() -> list[Spec]:
+    """Word-list string edits and word selection."""
+    same = lambda ws: list(ws)  # noqa: E731
+    rev = lambda ws: list(reversed(ws))  # noqa: E731
+    kw = dict(reasoning=(), family="words")
+    ext = dict(reasoning=(), family="words")
+    s: list[Spec] = [
+        listop("reverse_words", "train",
+               "In this task, you are given a sequence of words. Reverse the order of the words.",
+               PE, _words(), "space", rev,
+               [(same, "The words are in the original order, not reversed."),
+                (sorted, "The words are sorted alphabetically instead of reversed.")],
+               "The words in reverse order are \"{answer}\".", **kw),
+        listop("reverse_word_order_commas", "train",
+               "Given a comma-separated list of words, write the words in the opposite order, last word first.",
+               PE, _words(), "comma", rev,
+               [(same, "The order of the words was not changed."),
+                (lambda ws: ws[1:] + ws[:1], "The first word was moved to the end, but the whole list must be reversed.")],
+               "Starting from the last word gives \"{answer}\".", **kw),
+        listop("words_backwards", "train",
+               "Read the given words from right to left and output them in that order.",
+               PE, _words(3, 6), "space", rev,
+               [(same, "These are the words from left to right."),
+                (lambda ws: [w[::-1] for w in ws], "The letters of each word were reversed, not the order of the words.")],
+               "From right to left the words are \"{answer}\".", **kw),
+        listop("sort_words_alphabetically", "train",
+               "In this task, you are given a list of words. Sort the words in alphabetical order.",
+               PE, _words(), "space", sorted,
+               [(same, "The words were not sorted."),
+                (lambda ws: sorted(ws, reverse=True), "The words are sorted from Z to A, but alphabetical order goes from A to Z.")],
+               "In alphabetical order the words are \"{answer}\".", **kw),
+        listop("alphabetize_words", "train",
+               "Arrange the given comma-separated words from A to Z.",
+               PE, _words(), "comma", sorted,
+               [(rev, "The words were reversed, not arranged from A to Z."), (same, "The order was not changed.")],
+               "From A to Z: \"{answer}\".", **kw),
+        listop("remove_first_word", "train",
+               "Remove the first word of the given sequence of words and output the remaining words.",
+               PE, _words(), "space", lambda ws: ws[1:],
+               [(lambda ws: ws[:-1], "The last word was removed instead of the first one."), (same, "No word was removed.")],
+               "Without its first word the sequence is \"{answer}\".", **kw),
+        listop("drop_leading_word", "train",
+               "In this task, you are given a list of words separated by commas. Delete the word at the beginning of the list.",
+               PE, _words(), "comma", lambda ws: ws[1:],
+               [(same, "The first word is still there."), (lambda ws: ws[2:], "Two words were deleted instead of one.")],
+               "Deleting the word at the beginning leaves \"{answer}\".", **kw),
+        listop("first_two_words", "train",
+               "Output only the first two words of the given sequence.",
+               PE, _words(), "space", lambda ws: ws[:2],
+               [(lambda ws: ws[-2:], "These are the last two words, not the first two."), (lambda ws: ws[:1], "Only one word was given.")],
+               "The sequence starts with \"{answer}\".", **kw),
+        listop("first_three_words", "train",
+               "In this task, you are given several words. Keep the first three words and drop the rest.",
+               PE, _words(4, 6), "space", lambda ws: ws[:3],
+               [(lambda ws: ws[-3:], "These are the last three words."), (same, "The other words were not dropped.")],
+               "The first three words are \"{answer}\".", **kw),
+        listop("uppercase_words", "train",
+               "Rewrite the given words in capital letters.",
+               PE, _words(2, 3), "space", lambda ws: [w.upper() for w in ws],
+               [(same, "The words are still in lower case."), (lambda ws: [w.capitalize() for w in ws], "Only the first letters were capitalized.")],
+               "In capital letters: \"{answer}\".", **kw),
+        listop("capitalize_each_word", "train",
+               "Capitalize the first letter of every word in the given list.",
+               PE, _words(2, 5), "space", lambda ws: [w.capitalize() for w in ws],
+               [(lambda ws: [w.upper() for w in ws], "All letters were capitalized, not only the first ones."), (same, "Nothing was capitalized.")],
+               "With capital first letters: \"{answer}\".", **kw),
+        listop("duplicate_each_word", "train",
+               "Write every word of the input twice in a row.",
+               PE, _words(2, 4), "space", lambda ws: [w for w in ws for _ in (0, 1)],
+               [(lambda ws: ws + ws, "The whole sequence was repeated, not each word."), (same, "The words were not repeated.")],
+               "Each word doubled gives \"{answer}\".", **kw),
+        listop("rotate_words_left", "train",
+               "Move the first word of the given sequence to the end.",
+               PE, _words(), "space", lambda ws: ws[1:] + ws[:1],
+               [(rev, "The sequence was reversed instead."), (lambda ws: ws[-1:] + ws[:-1], "The last word was moved to the front instead.")],
+               "Moving the first word to the end gives \"{answer}\".", **kw),
+        listop("longest_word", "train",
+               "In this task, you are given a list of words. Find the longest word in the list.",
+               PE, _unique_extreme(_longest), "space", _longest,
+               [(_shortest, "This is the shortest word, not the longest one."), (lambda ws: ws[0], "This is the first word, which is not the longest.")],
+               "\"{answer}\" has more letters than any other word.", **ext),
+        listop("word_with_most_letters", "train",
+               "Which of the given comma-separated words has the most letters? Output that word.",
+               PE, _unique_extreme(_longest), "comma", _longest,
+               [(lambda ws: ws[-1], "This is the last word, which does not have the most letters."), (_shortest, "This word has the fewest letters.")],
+               "\"{answer}\" is the longest word.", **ext),
+        listop("first_word", "train", "Output the first word of the given text.",
+               PE, _words(), "space", lambda ws: ws[0],
+               [(lambda ws: ws[-1], "This is the last word."), (lambda ws: ws[1], "This is the second word.")],
+               "The text starts with \"{answer}\".", **ext),
+        listop("last_word", "train", "In this task, you are given a list of words separated by commas. Return the last word.",
+               PE, _words(), "comma", lambda ws: ws[-1],
+               [(lambda ws: ws[0], "This is the first word, not the last."), (lambda ws: ws[-2], "This is the second to last word.")],
+               "The list ends with \"{answer}\".", **ext),
+        listop("count_words", "train", "Count the words in the given text and output the number.",
+               PE, _words(2, 8), "space", len,
+               [(lambda ws: len(ws) - 1, "The count is one too small."), (lambda ws: sum(map(len, ws)), "This counts letters, not words.")],
+               "The text has {answer} words.", **ext),
+        custom("count_letters", "train", "Count the letters of the given word.", PE,
+               lambda rng: rng.choice(W.GENERAL + W.ANIMALS + W.FRUITS), str, len,
+               [(lambda w: len(w) + 1, "The count is one too large."), (lambda w: len(set(w)), "This counts distinct letters only.")],
+               "The word has {answer} letters.", **ext),
+        custom("count_vowels", "train", "How many vowels (a, e, i, o, u) does the given word contain?", PE,
+               lambda rng: rng.choice(W.GENERAL + W.ANIMALS + W.FRUITS), str, lambda w: sum(c in "aeiou" for c in w),
+               [(len, "This is the number of letters, not vowels."), (lambda w: sum(c not in "aeiou" for c in w), "This counts the consonants.")],
+               "The word contains {answer} vowels.", **ext),
+        custom("reverse_letters", "train", "Spell the given word backwards.", PE,
+               lambda rng: rng.choice(W.GENERAL + W.ANIMALS + W.FRUITS), str, lambda w: w[::-1],
+               [(lambda w: w, "The word was not reversed."), (lambda w: w[1:] + w[0], "The first letter was moved to the end instead.")],
+               "Backwards the word reads \"{answer}\".", **ext),
+        custom("spell_word", "train", "Write the letters of the given word separated by spaces.", PE,
+               lambda rng: rng.choice(W.GENERAL + W.ANIMALS + W.FRUITS), str, lambda w: " ".join(w),
+               [(lambda w: w, "The letters are not separated."), (lambda w: " ".join(w[::-1]), "The letters are in reverse order.")],
+               "Spelled out: \"{answer}\".", **ext),
+        listop("acronym", "train", "Form an acronym from the given words: output the first letter of each word in capitals, without spaces.",
+               PE, _words(2, 5), "space", lambda ws: "".join(w[0].upper() for w in ws),
+               [(lambda ws: "".join(w[-1].upper() for w in ws), "These are the last letters of the words."),
+                (lambda ws: " ".join(w[0].upper() for w in ws), "The letters must not be separated by spaces.")],
+               "The first letters are {answer}.", **ext),
+        listop("join_with_hyphens", "train", "Join the given words with hyphens (-) instead of spaces.",
+               PE, _words(2, 5), "space", lambda ws: "-".join(ws),
+               [(lambda ws: "".join(ws), "The words were joined without hyphens."), (lambda ws: "-".join(reversed(ws)), "The words are in the wrong order.")],
+               "With hyphens: \"{answer}\".", **ext),
+        # ---- held-out variants
+        listop("shortest_word", "test",
+               "In this task, you are given a list of words. Find the shortest word in the list.",
+               PE, _unique_extreme(_shortest), "space", _shortest,
+               [(_longest, "This is the longest word, not the shortest one."), (lambda ws: ws[0], "This is the first word, which is not the shortest.")],
+               "\"{answer}\" has fewer letters than any other word.", **ext),
+        listop("remove_last_word", "test",
+               "Remove the last word of the given sequence of words and output the remaining words.",
+               PE, _words(), "space", lambda ws: ws[:-1],
+               [(lambda ws: ws[1:], "The first word was removed instead of the last one."), (same, "No word was removed.")],
+               "Without its last word the sequence is \"{answer}\".", **kw),
+        listop("last_two_words", "test",
+               "Output only the last two words of the given sequence.",
+               PE, _words(), "space", lambda ws: ws[-2:],
+               [(lambda ws: ws[:2], "These are the first two words, not the last two."), (lambda ws: ws[-1:], "Only one word was given.")],
+               "The sequence ends with \"{answer}\".", **kw),
+        listop("swap_first_and_last_word", "test",
+               "Swap the first and the last word of the given sequence; the words in between stay where they are.",
+               PE, _words(), "space", lambda ws: ws[-1:] + ws[1:-1] + ws[:1],
+               [(rev, "The whole sequence was reversed; only the first and the last word should change places."),
+                (same, "No words were swapped.")],
+               "After swapping the first and the last word: \"{answer}\".", **kw),
+        listop("every_other_word", "test",
+               "Given a sequence of words, output the 1st, 3rd, 5th, ... words, i.e. every other word starting with the first one.",
+               PE, _words(5, 7), "space", lambda ws: ws[::2],
+               [(lambda ws: ws[1::2], "These are the 2nd, 4th, ... words; the output must start with the first word."),
+                (same, "No word was skipped.")],
+               "Taking every other word from the start gives \"{answer}\".", **kw),
+    ]
+    return s

@@ -1,0 +1,220 @@
+"""Generate the bundled demo corpus: `python -m snitk.demo.generate --out tasks`.
+
+Writes task files in the exact natural-instructions schema and layout (`OUT/*.json`,
+`OUT/splits/{default,xlingual}/{train,test,excluded}_tasks.txt`). Deterministic: every task has its
+own `random.Random` seeded from (seed, task name), so the output is a pure function of the code.
+
+Design (why a tiny model trained for minutes can generalise to the held-out tasks):
+- Held-out tasks are *different tasks* that recombine skills training covers (training sorts
+  ascending, the test sorts descending; training finds the longest word, the test the shortest;
+  training extracts animals, cities, names and colours, the test fruits; ...). Their definitions are
+  phrased like the training ones, so reading the definition and the two examples is enough.
+- Most held-out outputs are instance-specific and reuse input tokens, so copying the first
+  demonstration's output (the copy_demo baseline) scores low while partial ROUGE-L credit is reachable.
+- Prompts are short (a one- or two-sentence definition, inputs of a few words or numbers).
+- No held-out instance input occurs as an instance or example input of any training task.
+
+Task numbers: 9001+ English training, 9101+ English held-out, 9201+ non-English training,
+9251+ non-English held-out. Default track: English tasks (non-English ones are excluded). Cross-lingual
+track: all training tasks for training; the non-English and the English held-out tasks for test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import random
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from snitk.demo.families_lists import arithmetic_specs, number_specs, word_specs
+from snitk.demo.families_text import classification_specs, data_to_text_specs, extraction_specs
+from snitk.demo.families_xlingual import xlingual_specs
+from snitk.demo.spec import Spec
+
+log = logging.getLogger(__name__)
+
+SEED = 20221
+NUM_INSTANCES = 150
+NUM_POSITIVE = 4
+NUM_NEGATIVE = 2
+CONTRIBUTORS = ["snitk demo generator"]
+SOURCE = ["snitk_demo"]
+URL = ["snitk/demo/generate.py"]
+LICENSE = ["Apache 2.0"]
+BASES = {("English", "train"): 9001, ("English", "test"): 9101, ("other", "train"): 9201, ("other", "test"): 9251}
+
+
+def all_specs() -> list[Spec]:
+    """Every demo task spec, in a fixed order."""
+    specs = (number_specs() + arithmetic_specs() + word_specs() + classification_specs() + extraction_specs()
+             + data_to_text_specs() + xlingual_specs())
+    slugs = [s.slug for s in specs]
+    dupes = {s for s in slugs if slugs.count(s) > 1}
+    if dupes:
+        raise ValueError(f"duplicate demo task slugs: {sorted(dupes)}")
+    return specs
+
+
+def task_names(specs: Sequence[Spec] | None = None) -> dict[str, Spec]:
+    """`{task name: spec}` with the numbering described in the module docstring."""
+    specs = all_specs() if specs is None else specs
+    counters = dict(BASES)
+    out: dict[str, Spec] = {}
+    for spec in specs:
+        key = ("English" if spec.language == "English" else "other", spec.split)
+        num = counters[key]
+        counters[key] += 1
+        out[f"task{num}_demo_{spec.slug}"] = spec
+    return out
+
+
+def _instance_id(name: str, index: int, text: str) -> str:
+    num = name.split("_", 1)[0]
+    digest = hashlib.md5(f"{name}|{index}|{text}".encode("utf-8")).hexdigest()
+    return f"{num}-{digest}"
+
+
+def build_task(name: str, spec: Spec, *, reserved: set[str], seed: int = SEED,
+               num_instances: int = NUM_INSTANCES) -> dict:
+    """The task file content for `spec` (a dict in the repository's key order).
+
+    Inputs in `reserved` are never used (held-out inputs, when building training tasks).
+    """
+    rng = random.Random(f"{seed}:{name}")
+    used: set[str] = set()
+
+    def draw(accept=lambda p: True, tries: int = 10_000):
+        for _ in range(tries):
+            payload = spec.sample(rng)
+            text = spec.render(payload)
+            if text in used or text in reserved or not accept(payload):
+                continue
+            if not spec.solve(payload).strip():
+                continue
+            used.add(text)
+            return payload, text
+        raise RuntimeError(f"{name}: could not draw a fresh input after {tries} tries (input space too small?)")
+
+    positives = []
+    for _ in range(NUM_POSITIVE):
+        payload, text = draw()
+        answer = spec.solve(payload)
+        positives.append({"input": text, "output": answer, "explanation": spec.explain.replace("{answer}", answer)})
+    negatives = []
+    for i in range(NUM_NEGATIVE):
+        wrong, why = spec.wrongs[i % len(spec.wrongs)]
+        payload, text = draw(lambda p, wrong=wrong: wrong(p) != spec.solve(p) and bool(wrong(p).strip()))
+        negatives.append({"input": text, "output": wrong(payload), "explanation": why})
+    instances = []
+    for i in range(num_instances):
+        payload, text = draw()
+        instances.append({"id": _instance_id(name, i, text), "input": text, "output": [spec.solve(payload)]})
+    lang = [spec.language]
+    return {
+        "Contributors": CONTRIBUTORS,
+        "Source": SOURCE,
+        "URL": URL,
+        "Categories": [spec.category],
+        "Reasoning": list(spec.reasoning),
+        "Definition": [spec.definition],
+        "Input_language": lang,
+        "Output_language": lang,
+        "Instruction_language": lang,
+        "Domains": list(spec.domains),
+        "Positive Examples": positives,
+        "Negative Examples": negatives,
+        "Instances": instances,
+        "Instance License": LICENSE,
+    }
+
+
+def splits(named: dict[str, Spec]) -> dict[str, list[str]]:
+    """Split files (`"default/train"` -> task names) for both tracks."""
+    eng = {n: s for n, s in named.items() if s.language == "English"}
+    other = {n: s for n, s in named.items() if s.language != "English"}
+    return {
+        "default/train": [n for n, s in eng.items() if s.split == "train"],
+        "default/test": [n for n, s in eng.items() if s.split == "test"],
+        "default/excluded": list(other),
+        "xlingual/train": [n for n, s in named.items() if s.split == "train"],
+        "xlingual/test": [n for n, s in other.items() if s.split == "test"] + [n for n, s in eng.items() if s.split == "test"],
+        "xlingual/excluded": [],
+    }
+
+
+def _readme(named: dict[str, Spec], split_lists: dict[str, list[str]]) -> str:
+    lines = ["# The snitk demo corpus", "",
+             "Generated by `python -m snitk.demo.generate --out tasks` (deterministic; do not edit by hand).",
+             "Same schema and layout as the natural-instructions repository. See `snitk/demo/generate.py` for the design.",
+             ""]
+    for split in ("default/train", "default/test", "xlingual/test"):
+        lines.append(f"## {split} ({len(split_lists[split])} tasks)")
+        lines.append("")
+        for n in split_lists[split]:
+            s = named[n]
+            lines.append(f"- `{n}` ({s.category}, {s.language}): {s.definition}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def build_corpus(seed: int = SEED, num_instances: int = NUM_INSTANCES) -> dict[str, str]:
+    """`{relative path: file text}` of the whole corpus (held-out tasks are drawn first)."""
+    named = task_names()
+    order = [n for n, s in named.items() if s.split == "test"] + [n for n, s in named.items() if s.split == "train"]
+    reserved: set[str] = set()
+    files: dict[str, str] = {}
+    for name in order:
+        spec = named[name]
+        task = build_task(name, spec, reserved=reserved if spec.split == "train" else set(), seed=seed,
+                          num_instances=num_instances)
+        if spec.split == "test":
+            reserved |= {inst["input"] for inst in task["Instances"]}
+        files[f"{name}.json"] = json.dumps(task, indent=4, ensure_ascii=False) + "\n"
+    split_lists = splits(named)
+    for key, names in split_lists.items():
+        files[f"splits/{key}_tasks.txt"] = "".join(n + "\n" for n in names)
+    files["README.md"] = _readme(named, split_lists) + "\n"
+    return dict(sorted(files.items()))
+
+
+def write_corpus(out: Path, files: dict[str, str]) -> None:
+    """Write `files` under `out`, removing stale demo task files."""
+    from snitk.atomic import write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("task*_demo_*.json"):
+        if stale.name not in files:
+            stale.unlink()
+    for rel, text in files.items():
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m snitk.demo.generate", description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path("tasks"), help="output data dir (default: tasks)")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--instances", type=int, default=NUM_INSTANCES, help="instances per task")
+    p.add_argument("--check", action="store_true", help="only compare OUT with a fresh generation; exit 1 on a difference")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    files = build_corpus(args.seed, args.instances)
+    if args.check:
+        bad = [rel for rel, text in files.items()
+               if not (args.out / rel).is_file() or (args.out / rel).read_text(encoding="utf-8") != text]
+        for rel in bad:
+            print(f"differs: {args.out / rel}", file=sys.stderr)
+        return 1 if bad else 0
+    write_corpus(args.out, files)
+    n_tasks = sum(rel.endswith(".json") for rel in files)
+    print(f"wrote {n_tasks} tasks and the split lists to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
