@@ -188,3 +188,16 @@ def test_score_report_categories_and_task_rename():
     assert "task121_zest_question_rewriting" in rep["per_task"]
     assert "task121_atomic_question_rewriting" not in rep["per_task"]
     assert rep["per_task"]["t1"]["category"] == "Textual Entailment"
+
+
+def test_default_tokens_identical_to_rouge_score_tokenizer():
+    from rouge_score import tokenizers
+
+    ref = tokenizers.DefaultTokenizer(use_stemmer=True)
+    ours = M.DefaultTokenizer()
+    rng = random.Random(3)
+    alphabet = list("abcdefghijklmnopqrstuvwxyzABCDEZ0123456789 ,.;'-!?\n\téüßİ日本") + ["ing ", "ed ", "ies ", "ness "]
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 60))) for _ in range(500)]
+    texts += ["Running generously, the happiness of studies!", "İstanbul ßtraße", "ＡＢＣ full-width", ""]
+    for text in texts:
+        assert ours.tokenize(text) == ref.tokenize(text), text

@@ -45,15 +45,13 @@ CATEGORY_METRICS: dict[str, str] = {
 }
 TASK_RENAMES = {"task121_atomic_question_rewriting": "task121_zest_question_rewriting"}
 
-_PUNCT = frozenset(string.punctuation)
+_PUNCT_TABLE = str.maketrans("", "", string.punctuation)
 _PARALLEL_MIN = 4000  # instances below which one process is faster than starting workers
 
 
 def normalize_answer(s: str) -> str:
     """Lower-case, drop ASCII punctuation, collapse whitespace (SQuAD's normaliser without article removal)."""
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in _PUNCT)
-    return " ".join(s.split())
+    return " ".join(s.lower().translate(_PUNCT_TABLE).split())
 
 
 def category_key(category: str) -> str:
@@ -76,33 +74,36 @@ def canonical_task_name(task: str) -> str:
 # Tokenisers
 
 
-class _CachedStemmer:
-    """Porter stemmer (rouge-score's choice) with a per-word cache."""
+class DefaultTokenizer:
+    """rouge-score's default tokenizer with the Porter stemmer (``rouge_score.tokenize.tokenize``).
+
+    Same steps — lower-case, non-[a-z0-9] runs to spaces, split, stem words longer than 3
+    characters, keep tokens matching ^[a-z0-9]+$ — with the per-word result cached.
+    """
 
     def __init__(self) -> None:
         from nltk.stem import porter
-
-        self._stemmer = porter.PorterStemmer()
-        self._cache: dict[str, str] = {}
-
-    def stem(self, word: str) -> str:
-        out = self._cache.get(word)
-        if out is None:
-            out = self._cache[word] = self._stemmer.stem(word)
-        return out
-
-
-class DefaultTokenizer:
-    """rouge-score's default tokenizer with stemming (its own `tokenize` function, cached stemmer)."""
-
-    def __init__(self) -> None:
         from rouge_score import tokenize as rs_tokenize
 
-        self._tokenize = rs_tokenize.tokenize
-        self._stemmer = _CachedStemmer()
+        self._stemmer = porter.PorterStemmer()
+        self._non_alnum = rs_tokenize.NON_ALPHANUM_RE
+        self._valid = rs_tokenize.VALID_TOKEN_RE
+        self._words: dict[str, str | None] = {}
+
+    def _word(self, w: str) -> str | None:
+        out = self._stemmer.stem(w) if len(w) > 3 else w
+        return out if self._valid.match(out) else None
 
     def tokenize(self, text: str) -> list[str]:
-        return self._tokenize(text, self._stemmer)
+        words = self._words
+        out = []
+        for w in self._non_alnum.sub(" ", text.lower()).split():
+            t = words.get(w, "")
+            if t == "":
+                t = words[w] = self._word(w)
+            if t is not None:
+                out.append(t)
+        return out
 
 
 def get_tokenizer(xlingual: bool = False, gpt2_bpe: str | None = None):
@@ -167,16 +168,17 @@ class InstanceScorer:
     def __init__(self, xlingual: bool = False, gpt2_bpe: str | None = None, cache_size: int = 500_000):
         self.xlingual = xlingual
         self._tokenizer = get_tokenizer(xlingual, gpt2_bpe)
-        self._cache: dict[str, tuple[tuple[str, ...], Counter]] = {}
+        self._cache: dict[str, tuple[tuple[str, ...], Counter, str]] = {}
         self._cache_size = cache_size
 
-    def tokens(self, text: str) -> tuple[tuple[str, ...], Counter]:
+    def tokens(self, text: str) -> tuple[tuple[str, ...], Counter, str]:
+        """(ROUGE tokens, their counts, normalize_answer(text)) of `text`, cached."""
         hit = self._cache.get(text)
         if hit is None:
             if len(self._cache) >= self._cache_size:
                 self._cache.clear()
             toks = tuple(self._tokenizer.tokenize(text))
-            hit = self._cache[text] = (toks, Counter(toks))
+            hit = self._cache[text] = (toks, Counter(toks), normalize_answer(text))
         return hit
 
     def score(self, prediction: str, references: Sequence[str]) -> tuple[float, float, float]:
@@ -185,14 +187,13 @@ class InstanceScorer:
             references = [references]
         if not references:
             raise ValueError("an instance needs at least one reference output")
-        norm_pred = normalize_answer(prediction)
         em = 0.0
         best1 = bestL = -1.0
-        pred_toks = self.tokens(prediction)[0]
+        pred_toks, _, norm_pred = self.tokens(prediction)
         for ref in references:
-            if em == 0.0 and normalize_answer(ref) == norm_pred:
+            ref_toks, ref_counts, norm_ref = self.tokens(ref)
+            if norm_ref == norm_pred:
                 em = 1.0
-            ref_toks, ref_counts = self.tokens(ref)
             f1, fl = rouge_from_tokens(pred_toks, ref_toks, ref_counts)
             best1 = max(best1, f1)
             bestL = max(bestL, fl)
