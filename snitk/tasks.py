@@ -1,0 +1,272 @@
+"""seqio registry of the natural-instructions tasks (track x encoding x selection).
+
+`import snitk.tasks` registers the standard grid below (what t5x gin files need); `register(...)`
+adds other selections. Every task reads a data dir laid out as the natural-instructions repository
+through `snitk.natinst.corpus` and renders prompts with `snitk.prompts`.
+
+Standard names (`list_task_names()`, `snitk data list-tasks`):
+
+| name | kind | what |
+|---|---|---|
+| `snitk_default_{encoding}` | Task | default (English) track, training tasks / held-out test tasks |
+| `snitk_xlingual_{encoding}` | Task | cross-lingual track |
+| `snitk_default_instruction_mix` | Mixture | equal-rate mixture of the def, pos2, def_pos2, def_pos2_neg2 and def_pos2_expl tasks |
+| `snitk_xlingual_instruction_mix` | Mixture | the same for the cross-lingual track |
+
+`{encoding}` is one of task_name, def, pos1, pos2, pos4, def_pos1, def_pos2, def_pos4,
+def_pos2_neg2, def_pos2_expl, def_pos2_neg2_expl, tk_mix (per-instance seeded choice, as Tk-Instruct).
+Non-standard selections get suffixes: `_inst{N}` (N training instances per task; `_install` for all),
+`_tasks{N}` (a seeded subset of N training tasks), `_seed{S}` (selection seed), `_len{L}` (prompts
+truncated to L tokens, official rule).
+
+Splits: "train" = the training selection (seeded shuffle, capped per task, default 100) with one
+reference as target, chosen by a seeded RNG per (task, id); "test" = the FIRST 100 instances of each
+test task in file order, target = the first reference.
+
+Features: "inputs", "targets" (token ids, EOS appended) plus pass-through strings "task", "id",
+"references" (a 1-D tf.string vector of every reference) and, from seqio's tokenizer,
+"inputs_pretokenized", "targets_pretokenized". seqio's `EncDecFeatureConverter` (packed or not)
+keeps only the model features and silently drops these extra ones, so a trainer needs no filtering;
+a caller that batches the *task* dataset itself must drop or ragged-batch "references".
+
+Configuration (resolved when a dataset is read, so gin bindings made after `import snitk.tasks`
+apply): data dir = `register(data_dir=...)`, else gin `snitk.tasks.data_dir.path`, else
+`$SNITK_DATA_DIR`, else the bundled `tasks/`; vocabulary = `register(vocab=...)`, else gin
+`snitk.tasks.vocabulary.spec`, else `$SNITK_VOCAB`, else the demo vocabulary
+(`snitk/assets/demo_spm.model`). For the paper's models set the T5 vocabulary
+(`gs://t5-data/vocabs/cc_all.32000/sentencepiece.model`; mT5:
+`gs://t5-data/vocabs/mc4.250000.100extra/sentencepiece.model`) or a local copy of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import gin
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import seqio  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from snitk.errors import ConfigError  # noqa: E402
+from snitk.natinst.corpus import Corpus, default_data_dir  # noqa: E402
+from snitk.prompts import ENCODINGS, render  # noqa: E402
+from snitk.vocab import get_vocabulary  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+TRACKS = ("default", "xlingual")
+STANDARD_ENCODINGS = tuple(ENCODINGS)
+MIX_ENCODINGS = ("def", "pos2", "def_pos2", "def_pos2_neg2", "def_pos2_expl")
+TEST_INSTANCES = 100
+SPLITS = ("train", "test")
+
+
+@gin.configurable(module="snitk.tasks")
+def data_dir(path: str | None = None) -> Path:
+    """The data dir of tasks registered without one: gin `path`, else $SNITK_DATA_DIR, else `tasks/`."""
+    return Path(path) if path else default_data_dir()
+
+
+@gin.configurable(module="snitk.tasks")
+def vocabulary(spec: str | None = None, extra_ids: int = 100) -> seqio.Vocabulary:
+    """The seqio vocabulary of tasks registered without one (gin `spec`, else $SNITK_VOCAB, else demo)."""
+    return get_vocabulary(spec, extra_ids).to_seqio()
+
+
+class _DeferredVocabulary(seqio.SentencePieceVocabulary):
+    """A SentencePiece vocabulary whose file is resolved through `vocabulary()` on first use."""
+
+    def __init__(self, extra_ids: int = 100):
+        self._resolved: str | None = None
+        super().__init__("<resolved on first use>", extra_ids=extra_ids)
+
+    @property  # type: ignore[override]
+    def _sentencepiece_model_file(self) -> str:
+        if self._resolved is None:
+            vocab = vocabulary()
+            if not isinstance(vocab, seqio.SentencePieceVocabulary):
+                raise ConfigError(f"snitk.tasks.vocabulary() must give a SentencePiece vocabulary, got {type(vocab)}")
+            self._resolved = vocab.sentencepiece_model_file
+        return self._resolved
+
+    @_sentencepiece_model_file.setter
+    def _sentencepiece_model_file(self, value: str) -> None:
+        pass
+
+
+_DEFERRED_VOCAB: _DeferredVocabulary | None = None
+
+
+def _deferred_vocab() -> _DeferredVocabulary:
+    global _DEFERRED_VOCAB
+    if _DEFERRED_VOCAB is None:
+        _DEFERRED_VOCAB = _DeferredVocabulary()
+    return _DEFERRED_VOCAB
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What one registered task reads."""
+
+    track: str
+    encoding: str
+    data_dir: str | None  # None: resolved through `data_dir()` when read
+    max_train_per_task: int | None
+    num_train_tasks: int | None
+    seed: int
+    max_input_tokens: int | None
+    vocab: str | None  # None: resolved through `vocabulary()`
+
+    def resolved_data_dir(self) -> Path:
+        return Path(self.data_dir) if self.data_dir else data_dir()
+
+
+_REGISTERED: dict[str, Selection] = {}
+
+
+def task_name(track: str, encoding: str, *, max_train_per_task: int | None = 100, num_train_tasks: int | None = None,
+              seed: int = 42, max_input_tokens: int | None = None) -> str:
+    """The seqio name of a selection (see the module docstring)."""
+    name = f"snitk_{track}_{encoding}"
+    if max_train_per_task != 100:
+        name += "_install" if max_train_per_task is None else f"_inst{max_train_per_task}"
+    if num_train_tasks is not None:
+        name += f"_tasks{num_train_tasks}"
+    if seed != 42:
+        name += f"_seed{seed}"
+    if max_input_tokens is not None:
+        name += f"_len{max_input_tokens}"
+    return name
+
+
+def iter_examples(sel: Selection, split: str) -> Iterator[dict[str, Any]]:
+    """Rendered examples of a selection: dicts with inputs, targets, task, id, references (strings)."""
+    if split not in SPLITS:
+        raise ConfigError(f"split {split!r}: expected one of {SPLITS}")
+    corpus = Corpus(sel.resolved_data_dir(), sel.track)
+    budget_vocab = get_vocabulary(sel.vocab) if sel.max_input_tokens else None
+    if split == "train":
+        tasks = corpus.train_tasks(max_per_task=sel.max_train_per_task, seed=sel.seed, num_tasks=sel.num_train_tasks)
+    else:
+        tasks = corpus.test_tasks(max_per_task=TEST_INSTANCES)
+    for task in tasks:
+        for inst in task.instances:
+            refs = list(inst.output)
+            if split == "train":
+                target = random.Random(f"{sel.seed}:{task.name}:{inst.id}").choice(refs)
+            else:
+                target = refs[0]
+            inputs = render(task, inst, sel.encoding, token_budget=sel.max_input_tokens, vocab=budget_vocab,
+                            seed=sel.seed)
+            yield {"inputs": inputs, "targets": target, "task": task.name, "id": inst.id, "references": refs}
+
+
+_SIGNATURE = {
+    "inputs": tf.TensorSpec([], tf.string),
+    "targets": tf.TensorSpec([], tf.string),
+    "task": tf.TensorSpec([], tf.string),
+    "id": tf.TensorSpec([], tf.string),
+    "references": tf.TensorSpec([None], tf.string),
+}
+
+
+def _dataset_fn(sel: Selection):
+    def dataset_fn(split: str, shuffle_files: bool = False, seed: int | None = None) -> tf.data.Dataset:
+        del shuffle_files, seed  # one source "file"; seqio shuffles examples after preprocessing
+        return tf.data.Dataset.from_generator(lambda: iter_examples(sel, split), output_signature=_SIGNATURE)
+
+    return dataset_fn
+
+
+def _postprocess(output: str, example: dict | None = None, is_target: bool = False):
+    """Targets become the list of references (for multi-reference metrics); predictions stay text."""
+    if is_target and example is not None and "references" in example:
+        return [r.decode("utf-8") if isinstance(r, bytes) else str(r) for r in example["references"]]
+    return output
+
+
+def _metric_fn(xlingual: bool):
+    def rouge_and_em(targets: list, predictions: list) -> dict[str, float]:
+        from snitk.eval.metrics import compute_metrics
+
+        refs = [t if isinstance(t, list) else [t] for t in targets]
+        scores = compute_metrics(list(predictions), refs, xlingual=xlingual)
+        return {k: float(v) for k, v in scores.items() if k != "n"}
+
+    rouge_and_em.__name__ = "snitk_rouge_em"
+    return rouge_and_em
+
+
+def register(track: str, encoding: str, *, data_dir: str | os.PathLike | None = None, vocab: str | None = None,
+             max_train_per_task: int | None = 100, num_train_tasks: int | None = None, seed: int = 42,
+             max_input_tokens: int | None = None) -> str:
+    """Register (idempotently) the seqio Task for this selection and return its name.
+
+    Registering the same name with a different data dir or vocabulary replaces the earlier task.
+    """
+    if track not in TRACKS:
+        raise ConfigError(f"unknown track {track!r}; expected one of {TRACKS}")
+    if encoding not in ENCODINGS:
+        raise ConfigError(f"unknown encoding {encoding!r}; expected one of: {', '.join(ENCODINGS)}")
+    name = task_name(track, encoding, max_train_per_task=max_train_per_task, num_train_tasks=num_train_tasks,
+                     seed=seed, max_input_tokens=max_input_tokens)
+    sel = Selection(track, encoding, str(data_dir) if data_dir else None, max_train_per_task, num_train_tasks, seed,
+                    max_input_tokens, str(vocab) if vocab else None)
+    if _REGISTERED.get(name) == sel and name in seqio.TaskRegistry.names():
+        return name
+    if name in seqio.TaskRegistry.names():
+        log.info("re-registering seqio task %s with %s", name, sel)
+        seqio.TaskRegistry.remove(name)
+    seq_vocab = get_vocabulary(vocab).to_seqio() if vocab else _deferred_vocab()
+    features = {
+        "inputs": seqio.Feature(vocabulary=seq_vocab, add_eos=True, required=True),
+        "targets": seqio.Feature(vocabulary=seq_vocab, add_eos=True),
+    }
+    seqio.TaskRegistry.add(
+        name,
+        source=seqio.FunctionDataSource(_dataset_fn(sel), splits=SPLITS),
+        preprocessors=[
+            seqio.preprocessors.tokenize,  # keeps inputs_pretokenized / targets_pretokenized
+            seqio.preprocessors.append_eos_after_trim,
+        ],
+        output_features=features,
+        postprocess_fn=_postprocess,
+        metric_fns=[_metric_fn(track == "xlingual")],
+    )
+    _REGISTERED[name] = sel
+    return name
+
+
+def mixture_name(track: str) -> str:
+    return f"snitk_{track}_instruction_mix"
+
+
+def register_standard() -> list[str]:
+    """Register every standard task and mixture (idempotent); returns their names."""
+    names = []
+    for track in TRACKS:
+        for encoding in STANDARD_ENCODINGS:
+            names.append(register(track, encoding))
+        mix = mixture_name(track)
+        if mix not in seqio.MixtureRegistry.names():
+            seqio.MixtureRegistry.add(mix, [(f"snitk_{track}_{e}", 1.0) for e in MIX_ENCODINGS])
+        names.append(mix)
+    return names
+
+
+def list_task_names() -> list[str]:
+    """The standard task and mixture names (without registering anything)."""
+    names = []
+    for track in TRACKS:
+        names += [f"snitk_{track}_{e}" for e in STANDARD_ENCODINGS]
+        names.append(mixture_name(track))
+    return names
+
+
+register_standard()
