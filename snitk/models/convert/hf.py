@@ -84,7 +84,13 @@ def config_from_hf(hf: dict, *, dtype: str = "float32", path: Any = "config.json
     proj = hf.get("feed_forward_proj", "relu")
     if proj not in _ACTIVATIONS:
         raise CheckpointError(f"{path}: feed_forward_proj={proj!r}; expected one of {sorted(_ACTIVATIONS)}")
-    tied = bool(hf.get("tie_word_embeddings", True))
+    # transformers 5 always writes tie_word_embeddings=true and records the T5-1.0 output scaling as
+    # scale_decoder_outputs; older configs use tie_word_embeddings for both meanings.
+    # MT5ForConditionalGeneration never scales (its config always says tied).
+    if hf.get("model_type") == "mt5":
+        tied = False
+    else:
+        tied = bool(hf.get("scale_decoder_outputs", hf.get("tie_word_embeddings", True)))
     return make_config(
         {
             "vocab_size": int(hf["vocab_size"]),
@@ -315,8 +321,8 @@ def _resolve_aliases(weights: HFWeights, name: str) -> str:
     """HF sometimes stores the embedding as encoder.embed_tokens.weight only."""
     if name in weights:
         return name
-    if name == "shared.weight":
-        for alt in ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight"):
+    if name in ("shared.weight", "lm_head.weight"):  # a tied but unscaled head is stored as shared only
+        for alt in ("shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"):
             if alt in weights:
                 return alt
     raise CheckpointError(f"{weights.folder}: tensor {name!r} is missing (expected a T5/mT5 state dict)")
@@ -360,11 +366,9 @@ def import_hf(src: str | Path, dst: str | Path, *, dtype: str = "float32", overw
         d["scan_layers"] = True
         config = make_config(d)
     weights = HFWeights(src)
-    if not config_get(config, "logits_via_embedding") and "lm_head.weight" not in weights:
-        log.warning("%s: tie_word_embeddings is false but there is no lm_head.weight; using a tied head", src)
-        d = config_as_dict(config)
-        d["logits_via_embedding"] = True
-        config = make_config(d)
+    if config_get(config, "logits_via_embedding") and "lm_head.weight" in weights:
+        log.warning("%s: decoder outputs are scaled (T5 1.0 style), so the logits use the shared embedding; "
+                    "lm_head.weight is not read", src)
     params = hf_to_lazy_params(src, config, dtype=np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.float32)
     ck.save_model(dst, config, params, overwrite=overwrite)
     return config
