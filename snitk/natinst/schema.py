@@ -248,14 +248,14 @@ def parse_task(
 def read_json(path: str | os.PathLike) -> Any:
     """Decode a JSON file, turning I/O and syntax problems into DataError."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        with open(path, encoding="utf-8") as f:
+            data = f.read()  # text, not bytes: no second copy of the file while decoding
+    except UnicodeDecodeError as exc:
+        raise DataError(path, None, f"expected UTF-8 text ({exc})") from exc
     except OSError as exc:
         raise DataError(path, None, f"cannot read file ({exc.strerror or exc})") from exc
     try:
         return json.loads(data)
-    except UnicodeDecodeError as exc:
-        raise DataError(path, None, f"expected UTF-8 text ({exc})") from exc
     except json.JSONDecodeError as exc:
         raise DataError(path, None, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
 
