@@ -21,7 +21,8 @@ truncated to L tokens, official rule).
 
 Splits: "train" = the training selection (seeded shuffle, capped per task, default 100) with one
 reference as target, chosen by a seeded RNG per (task, id); "test" = the FIRST 100 instances of each
-test task in file order, target = the first reference.
+test task in file order, target = the first reference; "validation" = the same as "test" (t5x's
+run configs evaluate on "validation"). Examples come in task order; seqio shuffles when asked.
 
 Features: "inputs", "targets" (token ids, EOS appended) plus pass-through strings "task", "id",
 "references" (a 1-D tf.string vector of every reference) and, from seqio's tokenizer,
@@ -64,7 +65,7 @@ TRACKS = ("default", "xlingual")
 STANDARD_ENCODINGS = tuple(ENCODINGS)
 MIX_ENCODINGS = ("def", "pos2", "def_pos2", "def_pos2_neg2", "def_pos2_expl")
 TEST_INSTANCES = 100
-SPLITS = ("train", "test")
+SPLITS = ("train", "test", "validation")  # "validation" = "test" (t5x's eval configs read it)
 
 
 @gin.configurable(module="snitk.tasks")
@@ -75,7 +76,13 @@ def data_dir(path: str | None = None) -> Path:
 
 @gin.configurable(module="snitk.tasks")
 def vocabulary(spec: str | None = None, extra_ids: int = 100) -> seqio.Vocabulary:
-    """The seqio vocabulary of tasks registered without one (gin `spec`, else $SNITK_VOCAB, else demo)."""
+    """The seqio vocabulary of tasks registered without one (gin `spec`, else $SNITK_VOCAB, else demo).
+
+    A `gs://` spec is handed to seqio as is (read through tf.io.gfile, as on Cloud TPUs).
+    """
+    spec = spec or os.environ.get("SNITK_VOCAB") or None
+    if spec and str(spec).startswith("gs://"):
+        return seqio.SentencePieceVocabulary(str(spec), extra_ids=extra_ids)
     return get_vocabulary(spec, extra_ids).to_seqio()
 
 
@@ -153,12 +160,12 @@ def iter_examples(sel: Selection, split: str) -> Iterator[dict[str, Any]]:
     budget_vocab = get_vocabulary(sel.vocab) if sel.max_input_tokens else None
     if split == "train":
         tasks = corpus.train_tasks(max_per_task=sel.max_train_per_task, seed=sel.seed, num_tasks=sel.num_train_tasks)
-    else:
+    else:  # test, and its alias validation
         tasks = corpus.test_tasks(max_per_task=TEST_INSTANCES)
     for task in tasks:
         for inst in task.instances:
             refs = list(inst.output)
-            if split == "train":
+            if split == "train":  # one reference per instance, a seeded choice per (task, id)
                 target = random.Random(f"{sel.seed}:{task.name}:{inst.id}").choice(refs)
             else:
                 target = refs[0]
@@ -205,17 +212,18 @@ def _metric_fn(xlingual: bool):
 
 def register(track: str, encoding: str, *, data_dir: str | os.PathLike | None = None, vocab: str | None = None,
              max_train_per_task: int | None = 100, num_train_tasks: int | None = None, seed: int = 42,
-             max_input_tokens: int | None = None) -> str:
+             max_input_tokens: int | None = None, name: str | None = None) -> str:
     """Register (idempotently) the seqio Task for this selection and return its name.
 
-    Registering the same name with a different data dir or vocabulary replaces the earlier task.
+    `name` overrides the standard name (e.g. for a private data dir). Registering an existing name
+    with a different selection, data dir or vocabulary replaces the earlier task.
     """
     if track not in TRACKS:
         raise ConfigError(f"unknown track {track!r}; expected one of {TRACKS}")
     if encoding not in ENCODINGS:
         raise ConfigError(f"unknown encoding {encoding!r}; expected one of: {', '.join(ENCODINGS)}")
-    name = task_name(track, encoding, max_train_per_task=max_train_per_task, num_train_tasks=num_train_tasks,
-                     seed=seed, max_input_tokens=max_input_tokens)
+    name = name or task_name(track, encoding, max_train_per_task=max_train_per_task,
+                             num_train_tasks=num_train_tasks, seed=seed, max_input_tokens=max_input_tokens)
     sel = Selection(track, encoding, str(data_dir) if data_dir else None, max_train_per_task, num_train_tasks, seed,
                     max_input_tokens, str(vocab) if vocab else None)
     if _REGISTERED.get(name) == sel and name in seqio.TaskRegistry.names():

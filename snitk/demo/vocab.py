@@ -20,6 +20,7 @@ from pathlib import Path
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "assets" / "demo_spm.model"
 VOCAB_SIZE = 3000
+TRAINED_WITH = "0.2.3"  # sentencepiece version that wrote the shipped model (byte-identical reruns)
 
 
 def _block(kind: str, i: int, ex: dict, explanation: bool) -> str:

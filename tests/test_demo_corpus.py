@@ -1,0 +1,213 @@
+"""The bundled demo corpus (tasks/): reproducible, schema-valid, consistent splits, no leaks, held-out
+tasks solvable from their definitions, prompts short enough for the CPU demo."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from snitk.demo import generate
+from snitk.demo import words as W
+
+REPO = Path(__file__).resolve().parents[1]
+TASKS = REPO / "tasks"
+KEYS = ["Contributors", "Source", "URL", "Categories", "Reasoning", "Definition", "Input_language", "Output_language",
+        "Instruction_language", "Domains", "Positive Examples", "Negative Examples", "Instances", "Instance License"]
+
+
+def _split(track: str, split: str) -> list[str]:
+    return (TASKS / "splits" / track / f"{split}_tasks.txt").read_text(encoding="utf-8").split()
+
+
+def _load(name: str) -> dict:
+    return json.loads((TASKS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _files() -> list[Path]:
+    return sorted(TASKS.glob("*.json"))
+
+
+def test_regeneration_is_byte_identical(tmp_path):
+    assert generate.main(["--out", str(tmp_path)]) == 0
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    shipped = sorted(p.relative_to(TASKS) for p in TASKS.rglob("*") if p.is_file())
+    assert fresh == shipped, "tasks/ differs from `python -m snitk.demo.generate --out tasks` (rerun it)"
+    for rel in fresh:
+        assert (tmp_path / rel).read_bytes() == (TASKS / rel).read_bytes(), f"{rel} is not reproducible"
+    assert generate.main(["--out", str(tmp_path), "--check"]) == 0
+    (tmp_path / fresh[0]).write_text("changed", encoding="utf-8")
+    assert generate.main(["--out", str(tmp_path), "--check"]) == 1
+
+
+def test_every_file_loads_through_the_schema_in_repository_key_order():
+    from snitk.natinst.schema import load_task
+
+    files = _files()
+    assert len(files) >= 72
+    for path in files:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        assert list(raw) == KEYS, path.name
+        assert path.read_text(encoding="utf-8") == json.dumps(raw, indent=4, ensure_ascii=False) + "\n"
+        task = load_task(path)
+        assert task.name == path.stem
+        assert re.fullmatch(r"task9\d{3}_demo_[a-z0-9_]+", task.name)
+        assert task.definition.strip() and len(task.definition) >= 15
+        assert task.category == raw["Categories"][0]
+        assert len(task.positive_examples) >= 2 and len(task.negative_examples) >= 2
+        for ex in task.positive_examples + task.negative_examples:
+            assert ex.input.strip() and ex.output.strip() and ex.explanation and ex.explanation.strip()
+        assert len(task.instances) >= 100
+        num = task.name.split("_")[0]
+        for inst in task.instances:
+            assert re.fullmatch(rf"{num}-[0-9a-f]{{32}}", inst.id)
+            assert inst.output and all(o.strip() for o in inst.output)
+        assert len({i.input for i in task.instances}) == len(task.instances), f"{path.name}: duplicate inputs"
+        example_inputs = {e.input for e in task.positive_examples + task.negative_examples}
+        assert not example_inputs & {i.input for i in task.instances}, f"{path.name}: an example is also an instance"
+
+
+def test_splits_are_consistent_and_large_enough():
+    names = {p.stem for p in _files()}
+    for track in ("default", "xlingual"):
+        train, test, excluded = (_split(track, s) for s in ("train", "test", "excluded"))
+        assert len(set(train)) == len(train) and len(set(test)) == len(test)
+        assert not set(train) & set(test) and not set(train) & set(excluded) and not set(test) & set(excluded)
+        assert set(train) | set(test) | set(excluded) == names, f"{track}: every task file is in exactly one list"
+    d_train, d_test = _split("default", "train"), _split("default", "test")
+    assert len(d_train) >= 60 and len(d_test) >= 12
+    for name in d_train + d_test:
+        assert _load(name)["Input_language"] == ["English"], f"{name} is not English but in the default track"
+    x_test = _split("xlingual", "test")
+    non_english = [n for n in x_test if _load(n)["Input_language"] != ["English"]]
+    assert len(set(_load(n)["Input_language"][0] for n in non_english)) >= 4
+    assert set(_split("xlingual", "train")) >= set(d_train)
+    cats = {_load(n)["Categories"][0] for n in d_train}
+    assert len(cats) >= 5, cats
+
+
+def test_no_heldout_instance_leaks_into_training():
+    for track in ("default", "xlingual"):
+        test_inputs, test_ids = set(), set()
+        for name in _split(track, "test"):
+            for inst in _load(name)["Instances"]:
+                test_inputs.add(inst["input"])
+                test_ids.add(inst["id"])
+        for name in _split(track, "train"):
+            task = _load(name)
+            texts = {i["input"] for i in task["Instances"]}
+            texts |= {e["input"] for e in task["Positive Examples"] + task["Negative Examples"]}
+            assert not texts & test_inputs, f"{name} contains a held-out input"
+            assert not {i["id"] for i in task["Instances"]} & test_ids
+        # held-out task definitions are not copies of training definitions
+        train_defs = {_load(n)["Definition"][0] for n in _split(track, "train")}
+        assert not train_defs & {_load(n)["Definition"][0] for n in _split(track, "test")}
+
+
+# ---- independent reference solvers of the held-out tasks (written from their definitions)
+
+
+def _nums(text: str) -> list[int]:
+    return [int(x) for x in re.findall(r"\d+", text)]
+
+
+def _record(text: str) -> dict[str, str]:
+    return dict(part.split(": ", 1) for part in text.split(" | "))
+
+
+def _target(text: str) -> tuple[list[str], str]:
+    words, _, key = text.rpartition(" | ")
+    return words.split(), key.split(": ", 1)[1]
+
+
+SOLVERS = {
+    "sort_numbers_descending": lambda s: "[" + ", ".join(map(str, sorted(_nums(s), reverse=True))) + "]",
+    "smallest_number": lambda s: str(min(_nums(s))),
+    "keep_odd_numbers": lambda s: "[" + ", ".join(str(x) for x in _nums(s) if x % 2) + "]",
+    "shortest_word": lambda s: min(s.split(), key=len),
+    "remove_last_word": lambda s: " ".join(s.split()[:-1]),
+    "last_two_words": lambda s: " ".join(s.split()[-2:]),
+    "swap_first_and_last_word": lambda s: " ".join([s.split()[-1]] + s.split()[1:-1] + [s.split()[0]]),
+    "every_other_word": lambda s: " ".join(s.split()[0::2]),
+    "is_odd": lambda s: "Yes" if int(s) % 2 else "No",
+    "extract_fruit": lambda s: next(w for w in re.findall(r"[A-Za-z]+", s) if w in W.FRUITS),
+    "record_pet": lambda s: _record(s)["pet"],
+    "word_before": lambda s: (lambda ws, t: ws[ws.index(t) - 1])(*_target(s)),
+    "remove_given_word": lambda s: (lambda ws, t: " ".join(w for w in ws if w != t))(*_target(s)),
+    "sentence_job_city": lambda s: (lambda r: f"{r['name']} is a {r['job']} from {r['city']}.")(_record(s)),
+    "last_word_es": lambda s: s.split()[-1],
+    "remove_first_word_fr": lambda s: " ".join(s.split()[1:]),
+    "smallest_number_de": lambda s: str(min(_nums(s))),
+    "last_two_words_zh": lambda s: " ".join(s.split()[-2:]),
+    "first_two_words_ru": lambda s: " ".join(s.split()[:2]),
+}
+
+
+def test_heldout_tasks_are_solvable_by_independent_solvers():
+    held_out = sorted(set(_split("default", "test")) | set(_split("xlingual", "test")))
+    assert held_out
+    for name in held_out:
+        slug = name.split("_demo_", 1)[1]
+        assert slug in SOLVERS, f"held-out task {name} has no independent solver in this test"
+        solve = SOLVERS[slug]
+        task = _load(name)
+        for inst in task["Instances"]:
+            assert solve(inst["input"]) == inst["output"][0], (name, inst["input"])
+        for ex in task["Positive Examples"]:
+            assert solve(ex["input"]) == ex["output"], (name, ex)
+        for ex in task["Negative Examples"]:
+            assert solve(ex["input"]) != ex["output"], (name, ex)
+
+
+def test_heldout_outputs_are_instance_specific():
+    """Copying the first demonstration's output (copy_demo) is right only on label-style tasks."""
+    for name in _split("default", "test"):
+        task = _load(name)
+        demo = task["Positive Examples"][0]["output"]
+        hits = sum(demo in inst["output"] for inst in task["Instances"][:100])
+        if task["Categories"][0] != "Text Categorization":
+            assert hits <= 10, f"{name}: copy_demo is exact on {hits}/100 instances"
+    labels = [n for n in _split("default", "test") if _load(n)["Categories"][0] == "Text Categorization"]
+    assert len(labels) <= 2
+
+
+def test_def_pos2_prompts_are_short_with_the_demo_vocabulary():
+    from snitk.natinst.corpus import Corpus
+    from snitk.prompts import render
+    from snitk.vocab import Vocabulary
+
+    vocab = Vocabulary(REPO / "snitk" / "assets" / "demo_spm.model")
+    assert 2000 <= vocab.base_size <= 4000
+    assert vocab.encode("Definition: In this task") == vocab._sp.encode("Definition: In this task")
+    longest_in, longest_out = 0, 0
+    for track in ("default", "xlingual"):
+        corpus = Corpus(TASKS, track)
+        for task in list(corpus.test_tasks()) + list(corpus.train_tasks(max_per_task=20)):
+            for inst in task.instances:
+                longest_in = max(longest_in, len(vocab.encode(render(task, inst, "def_pos2"))))
+                longest_out = max(longest_out, max(len(vocab.encode(o)) for o in inst.output))
+    assert longest_in <= 200 and longest_out <= 32, (longest_in, longest_out)
+    assert "<unk>" not in vocab.decode(vocab.encode("Positive Example 1 - Output: Zürich 北京 Москва"))
+
+
+@pytest.mark.parametrize("slug", ["reverse_words", "sort_numbers_ascending", "record_name"])
+def test_training_tasks_cover_the_skills_the_heldout_ones_recombine(slug):
+    assert any(n.endswith("_demo_" + slug) for n in _split("default", "train"))
+
+
+def test_vocabulary_is_reproducible(tmp_path):
+    import sentencepiece as spm
+
+    from snitk.demo.vocab import TRAINED_WITH, train
+
+    shipped = REPO / "snitk" / "assets" / "demo_spm.model"
+    out = train(TASKS, tmp_path / "demo_spm.model")
+    if spm.__version__ == TRAINED_WITH:
+        assert out.read_bytes() == shipped.read_bytes(), \
+            "snitk/assets/demo_spm.model does not match `python -m snitk.demo.vocab` on tasks/"
+    else:  # another sentencepiece release may order or score pieces differently; the pieces must agree
+        pieces = [{p.id_to_piece(i) for i in range(p.get_piece_size())}
+                  for p in (spm.SentencePieceProcessor(model_file=str(f)) for f in (out, shipped))]
+        assert len(pieces[0] & pieces[1]) >= 0.95 * len(pieces[1])
