@@ -171,12 +171,14 @@ def _keep_tail(vocab: _Vocab, budget: int, head: str, inp: str) -> str:
     lead = "Now complete the following example -\nInput: "
     fixed = _num_tokens(vocab, head + _query(""))
     if fixed > budget:
-        # Even without the instance input the prefix is too long: cut the head, keep the query cue.
-        cue_tokens = _num_tokens(vocab, _query(""))
+        # Even without the instance input the prefix is too long: cut the head (ending it with a
+        # blank line, as a complete head would), keep the query cue.
+        cue_tokens = _num_tokens(vocab, "\n\n" + _query(""))
         head_ids = vocab.encode(head)
         keep = max(budget - cue_tokens, 0)
         while True:
-            text = vocab.decode(head_ids[:keep]) + _query("")
+            cut = vocab.decode(head_ids[:keep]).rstrip()
+            text = (cut + "\n\n" if cut else "") + _query("")
             if keep == 0 or _num_tokens(vocab, text) <= budget:
                 return text
             keep -= 1

@@ -175,3 +175,18 @@ def test_train_tasks_is_lazy(corpus_dir):
     assert next(it).name == "task011_b"
     with pytest.raises(DataError, match="task012_c"):
         next(it)
+
+
+def test_selection_keeps_only_the_selection(corpus_dir):
+    """Each yielded task holds only its selected instances and nothing is cached across tasks."""
+    import gc
+    import weakref
+
+    c = Corpus(corpus_dir)
+    refs = []
+    for task in c.train_tasks(max_per_task=10):
+        assert len(task.instances) == 10
+        refs.append(weakref.ref(task))
+        del task
+    gc.collect()
+    assert all(r() is None for r in refs)
