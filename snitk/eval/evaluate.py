@@ -248,6 +248,7 @@ class CheckpointPredictor:
         max_input_length: int = 1024,
         params: Any = None,
         config: Any = None,
+        dtype: Any = None,
     ):
         import jax
         import numpy as np
@@ -260,21 +261,25 @@ class CheckpointPredictor:
         # Own parameters (loaded here) are replicated and batches sharded over a 1-D "data" mesh;
         # parameters handed in (the training hook) keep their placement and batches follow them.
         self._shard = params is None
-        if params is None:
-            from snitk.models.checkpoint import load_model
-
-            config, params = load_model(checkpoint)
-        self.config = config
-        self.model = EncoderDecoderModel(config)
         devices = np.array(jax.devices())
         self.mesh = Mesh(devices, ("data",))
+        if params is None:
+            from snitk.models.checkpoint import load_model, params_metadata
+
+            if isinstance(dtype, str):
+                dtype = jax.numpy.dtype(dtype)
+            replicated = NamedSharding(self.mesh, P())
+            shardings = jax.tree_util.tree_map(lambda _: replicated, params_metadata(checkpoint))
+            config, params = load_model(checkpoint, shardings=shardings, dtype=dtype)
+        self.config = config
+        self.model = EncoderDecoderModel(config)
         self.n_dev = len(devices)
         self.batch_size = max(self.n_dev, math.ceil(batch_size / self.n_dev) * self.n_dev)
         self.max_input_length = max_input_length
         self.max_decode_length = max_decode_length
         self.beam_size = beam_size
         self._data_sharding = NamedSharding(self.mesh, P("data", None))
-        self.params = jax.device_put(params, NamedSharding(self.mesh, P())) if self._shard else params
+        self.params = params
         model = self.model
 
         def _predict(p, x):
@@ -399,23 +404,31 @@ def evaluate(
     max_tasks: int | None = None,
     max_per_task: int = OFFICIAL_PER_TASK,
     gpt2_bpe: str | None = None,
+    dtype: str | None = None,
     predictor: Any = None,
 ) -> dict[str, Any]:
-    """Decode the test split of `track` from `checkpoint`, write the outputs, return metrics.json's contents."""
+    """Decode the test split of `track` from `checkpoint`, write the outputs, return metrics.json's contents.
+
+    `checkpoint` is a checkpoint dir or a MODEL_DIR (its latest checkpoint); `dtype` casts the
+    parameters while loading (e.g. "bfloat16"); `predictor` replaces the checkpoint (tests).
+    """
     check_track(track)
     test_set = load_test_set(track, data_dir, max_per_task=max_per_task, max_tasks=max_tasks, allow_missing_tasks=allow_missing_tasks)
     if not test_set.tasks:
         raise DataError(test_set.data_dir, f"splits/{track}/test_tasks.txt", "at least one available test task")
     if predictor is None:
+        from snitk.models.checkpoint import resolve_checkpoint
+
+        checkpoint = resolve_checkpoint(checkpoint)
         predictor = CheckpointPredictor(
             checkpoint, vocab=vocab, batch_size=batch_size, beam_size=beam_size,
-            max_decode_length=max_decode_length, max_input_length=max_input_length,
+            max_decode_length=max_decode_length, max_input_length=max_input_length, dtype=dtype,
         )
     settings = {
         "checkpoint": str(checkpoint), "track": track, "encoding": encoding, "data_dir": str(test_set.data_dir),
         "vocab": str(getattr(predictor.vocab, "path", vocab)), "beam_size": beam_size,
         "max_decode_length": max_decode_length, "max_input_length": max_input_length,
-        "max_tasks": max_tasks, "max_per_task": max_per_task,
+        "max_tasks": max_tasks, "max_per_task": max_per_task, "dtype": dtype,
     }
     records = decode_test_set(test_set, predictor, output_dir, encoding=encoding, run_info=settings)
     metrics = write_outputs(
