@@ -201,3 +201,25 @@ def test_default_tokens_identical_to_rouge_score_tokenizer():
     texts += ["Running generously, the happiness of studies!", "İstanbul ßtraße", "ＡＢＣ full-width", ""]
     for text in texts:
         assert ours.tokenize(text) == ref.tokenize(text), text
+
+
+def test_xlingual_agrees_with_rouge_score_using_gpt2_tokens(bpe):
+    """The official xlingual scorer is RougeScorer(['rougeL'], tokenizer=<GPT-2 tokens, Ġ stripped>)."""
+    from rouge_score import rouge_scorer
+
+    from snitk.eval.tokenizers import GPT2Tokenizer
+
+    tok = GPT2Tokenizer(bpe)
+    sc = rouge_scorer.RougeScorer(["rouge1", "rougeL"], tokenizer=tok)
+    rng = random.Random(5)
+    words = ["猫", "喜欢", "我", "Hund", "der", "Die", "и", "кошка", "  ", "!", "été", "नमस्ते", "the", "The"]
+    preds = ["".join(rng.choices(words, k=rng.randint(0, 12))) for _ in range(200)]
+    refs = [["".join(rng.choices(words, k=rng.randint(1, 12))) for _ in range(rng.randint(1, 2))] for _ in range(200)]
+    r1 = rl = 0.0
+    for p, rs in zip(preds, refs):
+        scores = [sc.score(target=r, prediction=p) for r in rs]
+        r1 += max(s["rouge1"].fmeasure for s in scores)
+        rl += max(s["rougeL"].fmeasure for s in scores)
+    out = M.compute_metrics(preds, refs, xlingual=True, gpt2_bpe=bpe, num_workers=1)
+    assert out["rouge1"] == round(100 * r1 / 200, 4)
+    assert out["rougeL"] == round(100 * rl / 200, 4)
