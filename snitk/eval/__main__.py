@@ -45,6 +45,7 @@ def build_parser(cmd: str) -> argparse.ArgumentParser:
         p.add_argument("--beam-size", type=int, default=1)
         p.add_argument("--max-decode-length", type=int, default=128)
         p.add_argument("--max-input-length", type=int, default=1024)
+        p.add_argument("--num-partitions", type=int, default=1, help="model-parallel size (default 1: data-parallel only)")
         p.add_argument("--dtype", default=None, help="cast parameters while loading, e.g. bfloat16 (default: as stored)")
     elif cmd == "score":
         p.add_argument("--predictions", required=True, help="predictions .jsonl in the official format")
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 max_decode_length=args.max_decode_length, max_input_length=args.max_input_length,
                 allow_missing_tasks=args.allow_missing_tasks, max_tasks=args.max_tasks,
                 max_per_task=args.max_per_task, gpt2_bpe=args.gpt2_bpe, dtype=args.dtype,
+                num_partitions=args.num_partitions,
             )
         elif cmd == "score":
             from snitk.eval.evaluate import score_predictions_file

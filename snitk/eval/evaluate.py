@@ -235,7 +235,13 @@ def score_predictions_file(
 
 
 class CheckpointPredictor:
-    """Maps prompt strings to predictions with a checkpoint: batched, data-parallel over jax.devices()."""
+    """Maps encoded prompts to predictions with a checkpoint: batched and sharded over all devices.
+
+    The mesh is ('data', 'model') over jax.devices() (``num_partitions`` = model-parallel size, 1 =
+    pure data parallelism); parameters are sharded by their logical axes with the trainer's rules
+    (replicated when ``num_partitions`` is 1), batches are split over 'data'. Every process builds
+    the same global batch and contributes its own shards, so this also runs on multi-host pods.
+    """
 
     def __init__(
         self,
@@ -246,48 +252,53 @@ class CheckpointPredictor:
         beam_size: int = 1,
         max_decode_length: int = 128,
         max_input_length: int = 1024,
+        num_partitions: int = 1,
         params: Any = None,
         config: Any = None,
         dtype: Any = None,
     ):
         import jax
         import numpy as np
-        from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
         from snitk.models.model import EncoderDecoderModel
+        from snitk.training.partitioning import Partitioner
         from snitk.vocab import get_vocabulary
 
         self.vocab = vocab if hasattr(vocab, "encode") else get_vocabulary(vocab)
-        # Own parameters (loaded here) are replicated and batches sharded over a 1-D "data" mesh;
-        # parameters handed in (the training hook) keep their placement and batches follow them.
+        # Parameters loaded here are placed on our mesh and batches sharded over it; parameters
+        # handed in (the training hook) keep their placement and batches follow them.
         self._shard = params is None
-        devices = np.array(jax.devices())
-        self.mesh = Mesh(devices, ("data",))
+        self.partitioner = Partitioner(num_partitions=num_partitions)
         if params is None:
-            from snitk.models.checkpoint import load_model, params_metadata
+            from snitk.models.checkpoint import load_config, load_model, params_metadata
 
             if isinstance(dtype, str):
                 dtype = jax.numpy.dtype(dtype)
-            replicated = NamedSharding(self.mesh, P())
-            shardings = jax.tree_util.tree_map(lambda _: replicated, params_metadata(checkpoint))
-            config, params = load_model(checkpoint, shardings=shardings, dtype=dtype)
+            model = EncoderDecoderModel(load_config(checkpoint))
+            specs = self.partitioner.param_specs(params_metadata(checkpoint), model.param_logical_axes())
+            config, params = load_model(checkpoint, shardings=self.partitioner.to_shardings(specs), dtype=dtype)
         self.config = config
         self.model = EncoderDecoderModel(config)
-        self.n_dev = len(devices)
-        self.batch_size = max(self.n_dev, math.ceil(batch_size / self.n_dev) * self.n_dev)
+        n_data = self.partitioner.axis_sizes["data"]
+        self.batch_size = max(n_data, math.ceil(batch_size / n_data) * n_data)
         self.max_input_length = max_input_length
         self.max_decode_length = max_decode_length
         self.beam_size = beam_size
-        self._data_sharding = NamedSharding(self.mesh, P("data", None))
+        self._data_sharding = self.partitioner.data_sharding
         self.params = params
         model = self.model
 
         def _predict(p, x):
             return model.predict_batch(p, x, max_decode_length=max_decode_length, beam_size=beam_size)
 
-        self._fn = jax.jit(_predict)
+        out_sharding = self.partitioner.replicated if self._shard else None
+        self._fn = jax.jit(_predict, out_shardings=out_sharding) if out_sharding is not None else jax.jit(_predict)
         self._np = np
         self._jax = jax
+
+    @property
+    def process_index(self) -> int:
+        return self._jax.process_index()
 
     def encode(self, prompt: str) -> list[int]:
         """Prompt ids truncated to max_input_length, EOS last."""
@@ -311,7 +322,10 @@ class CheckpointPredictor:
         for i, ids in enumerate(batch):
             arr[i, : len(ids)] = ids
         arr[rows:, 0] = self.vocab.eos_id  # padding rows: a lone EOS
-        x = self._jax.device_put(arr, self._data_sharding) if self._shard else arr
+        if self._shard:
+            x = self._jax.make_array_from_callback(arr.shape, self._data_sharding, lambda idx: arr[idx])
+        else:
+            x = arr
         out = np.asarray(self._jax.device_get(self._fn(self.params, x)))
         return [self.vocab.decode(out[i].tolist()) for i in range(rows)]
 
@@ -347,6 +361,7 @@ def decode_test_set(
 
     from snitk.prompts import render
 
+    writer = getattr(predictor, "process_index", 0) == 0  # multi-host: process 0 writes (shared output dir)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     partial = out / PARTIAL
@@ -360,7 +375,8 @@ def decode_test_set(
                 f"{partial}: unfinished evaluation with different settings ({old} != {run_info}); "
                 "use another --output-dir or delete the partial file"
             )
-        write_json(info_path, run_info)
+        if writer:
+            write_json(info_path, run_info)
     done = _read_partial(out / "predictions.jsonl") if same else {}  # a finished run with these settings
     done.update(_read_partial(partial))
     items = [(t, inst) for t in test_set.tasks for inst in t.instances]
@@ -374,8 +390,8 @@ def decode_test_set(
             encoded.append(predictor.encode(prompt))
         order = sorted(range(len(todo)), key=lambda i: -len(encoded[i]))
         bs = predictor.batch_size
-        with open(partial, "a", encoding="utf-8") as f:
-            for start in tqdm(range(0, len(order), bs), desc="decode", unit="batch"):
+        with open(partial if writer else os.devnull, "a", encoding="utf-8") as f:
+            for start in tqdm(range(0, len(order), bs), desc="decode", unit="batch", disable=not writer):
                 idx = order[start : start + bs]
                 preds = predictor.predict_ids([encoded[i] for i in idx])
                 for i, pred in zip(idx, preds):
@@ -384,7 +400,8 @@ def decode_test_set(
                     done[(t.name, inst.id)] = rec
                     f.write(json.dumps(rec, ensure_ascii=False) + "\n")
                 f.flush()
-                os.fsync(f.fileno())
+                if writer:
+                    os.fsync(f.fileno())
     return [done[(t.name, inst.id)] for t, inst in items]
 
 
@@ -405,12 +422,15 @@ def evaluate(
     max_per_task: int = OFFICIAL_PER_TASK,
     gpt2_bpe: str | None = None,
     dtype: str | None = None,
+    num_partitions: int = 1,
     predictor: Any = None,
 ) -> dict[str, Any]:
     """Decode the test split of `track` from `checkpoint`, write the outputs, return metrics.json's contents.
 
     `checkpoint` is a checkpoint dir or a MODEL_DIR (its latest checkpoint); `dtype` casts the
-    parameters while loading (e.g. "bfloat16"); `predictor` replaces the checkpoint (tests).
+    parameters while loading (e.g. "bfloat16"); `num_partitions` > 1 shards the parameters
+    model-parallel (the trainer's logical axis rules); `predictor` replaces the checkpoint (tests).
+    Multi-host: every process runs this with the same arguments and a shared output dir.
     """
     check_track(track)
     test_set = load_test_set(track, data_dir, max_per_task=max_per_task, max_tasks=max_tasks, allow_missing_tasks=allow_missing_tasks)
@@ -423,6 +443,7 @@ def evaluate(
         predictor = CheckpointPredictor(
             checkpoint, vocab=vocab, batch_size=batch_size, beam_size=beam_size,
             max_decode_length=max_decode_length, max_input_length=max_input_length, dtype=dtype,
+            num_partitions=num_partitions,
         )
     settings = {
         "checkpoint": str(checkpoint), "track": track, "encoding": encoding, "data_dir": str(test_set.data_dir),
@@ -431,6 +452,8 @@ def evaluate(
         "max_tasks": max_tasks, "max_per_task": max_per_task, "dtype": dtype,
     }
     records = decode_test_set(test_set, predictor, output_dir, encoding=encoding, run_info=settings)
+    if getattr(predictor, "process_index", 0) != 0:
+        return score_records(records, track, data_dir=test_set.data_dir, gpt2_bpe=gpt2_bpe)
     metrics = write_outputs(
         output_dir, records, track, data_dir=test_set.data_dir, gpt2_bpe=gpt2_bpe,
         title=f"{Path(str(checkpoint)).name} — {track} track, {encoding}",
