@@ -193,3 +193,32 @@ def test_training_hook_on_demo_corpus(repo_root: Path, tmp_path: Path, tiny_chec
     assert all(0.0 <= v <= 100.0 for v in out.values())
     assert (tmp_path / "hook" / "step_10" / "metrics.json").exists()
     assert hook(config, params, 20) == out  # same params -> same predictions
+
+
+def test_training_hook_from_gin(repo_root: Path, tmp_path: Path, tiny_checkpoint):
+    """`train.eval_hook = @snitk.eval.eval_hook()`: the hook takes the model config from the gin `model` binding."""
+    import gin
+
+    import snitk.eval.hook  # noqa: F401  (registers snitk.eval.eval_hook)
+    import snitk.training.config  # noqa: F401  (registers snitk.training.model)
+
+    data = _demo_corpus(repo_root)
+    _, config, params = tiny_checkpoint
+    gin.clear_config()
+    try:
+        gin.parse_config(f"""
+snitk.training.model.preset = 't5_1_1_tiny'
+snitk.training.model.overrides = {{'emb_dim': 32, 'num_heads': 2, 'head_dim': 8, 'mlp_dim': 64,
+                                   'num_encoder_layers': 1, 'num_decoder_layers': 1}}
+snitk.eval.eval_hook.data_dir = '{data}'
+snitk.eval.eval_hook.num_tasks = 1
+snitk.eval.eval_hook.per_task = 2
+snitk.eval.eval_hook.max_decode_length = 4
+snitk.eval.eval_hook.max_input_length = 96
+""")
+        hook = gin.get_configurable("snitk.eval.eval_hook")()
+        out = hook(params, 5)
+    finally:
+        gin.clear_config()
+    assert hook.config == config  # vocabulary size taken from the parameters
+    assert set(out) == {"eval/rougeL", "eval/rouge1", "eval/exact_match"}

@@ -3,9 +3,19 @@
     hook = make_eval_hook("default", data_dir, vocab, num_tasks=8, per_task=10, config=model_config)
     hook(params, step)          # -> {"eval/rougeL": ..., "eval/exact_match": ..., "eval/rouge1": ...}
 
-The trainer calls ``hook(params, step)``; bind the model config with ``config=`` (or call
-``hook(model_or_config, params, step)``). Test tasks and prompts are loaded once; the decode function
-is compiled once per config.
+The trainer calls ``hook(params, step)``; bind the model config with ``config=`` or
+``hook.bind_config(config)`` (or call ``hook(model_or_config, params, step)``); without either, the
+config comes from the active gin training configuration (``model`` configurable, vocabulary size
+read off the parameters). Test tasks and prompts are loaded once; decoding compiles once per config.
+
+gin (t5x style)::
+
+    import snitk.eval.hook
+    train.eval_hook = @snitk.eval.eval_hook()
+    train.eval_period = 200
+    snitk.eval.eval_hook.track = 'default'
+    snitk.eval.eval_hook.num_tasks = 8
+    snitk.eval.eval_hook.per_task = 10
 """
 
 from __future__ import annotations
@@ -55,6 +65,11 @@ class EvalHook:
         self._predictor: Any = None
         self._predictor_config: Any = None
 
+    def bind_config(self, config: Any) -> "EvalHook":
+        """Bind the model config (a trainer may call this before the first ``hook(params, step)``)."""
+        self.config = getattr(config, "config", config)
+        return self
+
     def _prepare(self, config: Any, params: Any) -> Any:
         from snitk.eval.evaluate import CheckpointPredictor, load_test_set
         from snitk.prompts import render
@@ -82,9 +97,9 @@ class EvalHook:
             config = getattr(model_or_config, "config", model_or_config)
         elif len(args) == 2:
             params, step = args
+            if self.config is None:
+                self.config = _config_from_gin(params)
             config = self.config
-            if config is None:
-                raise TypeError("make_eval_hook(..., config=...) is needed to call the hook as hook(params, step)")
         else:
             raise TypeError("call the hook as hook(params, step) or hook(model_or_config, params, step)")
         from snitk.atomic import write_json, write_jsonl
@@ -109,6 +124,21 @@ class EvalHook:
         return out
 
 
+def _config_from_gin(params: Any) -> Any:
+    """The model config of the current gin training configuration, vocab size read off the params."""
+    try:
+        from snitk.training import config as C
+
+        cfg, _ = C.model_config()
+        vocab = params["token_embedder"]["embedding"].shape[0]
+        return cfg.replace(vocab_size=int(vocab)) if cfg.vocab_size != vocab else cfg
+    except Exception as exc:  # no gin model configuration in scope
+        raise TypeError(
+            "the eval hook needs the model config: make_eval_hook(..., config=T5Config), hook.bind_config(config), "
+            f"or call hook(model_or_config, params, step) (could not take it from gin: {exc})"
+        ) from exc
+
+
 def make_eval_hook(
     track: str = "default",
     data_dir: str | os.PathLike | None = None,
@@ -122,3 +152,11 @@ def make_eval_hook(
 ) -> EvalHook:
     """Build the trainer's evaluation hook (see the module docstring); `config` binds the model config."""
     return EvalHook(track, data_dir, vocab, num_tasks=num_tasks, per_task=per_task, encoding=encoding, config=config, **kw)
+
+
+try:  # gin: `import snitk.eval.hook` then `train.eval_hook = @snitk.eval.eval_hook()`
+    import gin
+
+    gin.configurable("eval_hook", module="snitk.eval")(make_eval_hook)
+except ImportError:  # pragma: no cover - gin is a dependency, but the hook works without it
+    pass
