@@ -17,7 +17,7 @@ MATH = "Mathematics"
 NUM_DOMAINS = ("Mathematics",)
 
 
-def _nums(lo: int = 4, hi: int = 6, top: int = 99):
+def _nums(lo: int = 3, hi: int = 5, top: int = 99):
     return lambda rng: numbers(rng, lo, hi, top)
 
 
@@ -27,7 +27,7 @@ def _words(lo: int = 4, hi: int = 6, pool=W.GENERAL):
 
 def _with_parity(rng: random.Random) -> list[int]:
     while True:
-        xs = numbers(rng, 5, 7)
+        xs = numbers(rng, 4, 6)
         if any(x % 2 for x in xs) and any(x % 2 == 0 for x in xs):
             return xs
 
@@ -35,7 +35,7 @@ def _with_parity(rng: random.Random) -> list[int]:
 def _with_threshold(t: int):
     def sample(rng: random.Random) -> list[int]:
         while True:
-            xs = numbers(rng, 5, 7)
+            xs = numbers(rng, 4, 6)
             if any(x > t for x in xs) and any(x <= t for x in xs):
                 return xs
 
@@ -66,6 +66,27 @@ def _unique_extreme(key):
                 return ws
 
     return sample
+
+
+def _with_multiple_of_3(rng: random.Random) -> list[int]:
+    while True:
+        xs = numbers(rng, 4, 6)
+        if any(x % 3 == 0 for x in xs) and any(x % 3 for x in xs):
+            return xs
+
+
+def _mixed_lengths(rng: random.Random) -> list[str]:
+    while True:
+        ws = words(rng, W.GENERAL, 4, 6)
+        if any(len(w) > 5 for w in ws) and any(len(w) <= 5 for w in ws):
+            return ws
+
+
+def _some_with_a(rng: random.Random) -> list[str]:
+    while True:
+        ws = words(rng, W.GENERAL, 4, 6)
+        if any("a" in w for w in ws) and any("a" not in w for w in ws):
+            return ws
 
 
 def _dedupe(xs: list[int]) -> list[int]:
@@ -170,7 +191,7 @@ def number_specs() -> list[Spec]:
                "The list ends with {answer}.", **kw),
         listop("every_other_number", "train",
                "Given a list of numbers, output the 1st, 3rd, 5th, ... numbers, i.e. every other number starting with the first one.",
-               PE, _nums(5, 7), "bracket", lambda xs: xs[::2],
+               PE, _nums(4, 6), "bracket", lambda xs: xs[::2],
                [(lambda xs: xs[1::2], "These are the 2nd, 4th, ... numbers; the list must start with the first number."),
                 (same, "No number was skipped.")],
                "Taking every other number from the start gives {answer}.", **kw),
@@ -186,6 +207,30 @@ def number_specs() -> list[Spec]:
                [(lambda xs: len(xs) + 1, "The count is one too many."),
                 (max, "This is the largest number, not the number of elements.")],
                "The list has {answer} numbers.", **kw),
+        listop("increasing_order", "train", "Put the given numbers in increasing order.",
+               PE, _nums(), "space", asc,
+               [(rev, "The numbers were reversed, not put in increasing order."),
+                (same, "The order of the numbers was not changed.")],
+               "In increasing order: {answer}.", **kw),
+        listop("biggest_number", "train", "What is the biggest number in the given list? Output only that number.",
+               PE, _nums(), "space", max,
+               [(lambda xs: xs[-1], "This is the last number, not the biggest."),
+                (min, "This is the smallest number.")],
+               "No number in the list is bigger than {answer}.", **kw),
+        listop("first_two_numbers", "train", "Output the first two numbers of the given list.",
+               PE, _nums(3, 5), "bracket", lambda xs: xs[:2],
+               [(lambda xs: xs[-2:], "These are the last two numbers."), (lambda xs: xs[:1], "Only one number was given.")],
+               "The list starts with {answer}.", **kw),
+        listop("remove_first_number", "train", "Delete the first number of the list and output the remaining numbers.",
+               PE, _nums(3, 5), "comma", lambda xs: xs[1:],
+               [(same, "The first number was not deleted."), (lambda xs: xs[:-1], "The last number was deleted instead of the first.")],
+               "Without the first number the list is {answer}.", **kw),
+        listop("multiples_of_three", "train",
+               "In this task, you are given a list of numbers. Keep only the numbers that are divisible by 3, in their original order.",
+               PE, _with_multiple_of_3, "bracket", lambda xs: [x for x in xs if x % 3 == 0],
+               [(lambda xs: [x for x in xs if x % 3], "These numbers are not divisible by 3."),
+                (same, "Numbers that are not divisible by 3 were kept.")],
+               "The numbers divisible by 3 are {answer}.", **kw),
         # ---- held-out variants
         listop("sort_numbers_descending", "test",
                "In this task, you are given a list of numbers. Sort the numbers in descending order, from the largest to the smallest.",
@@ -379,6 +424,39 @@ def word_specs() -> list[Spec]:
                PE, _words(2, 5), "space", lambda ws: "-".join(ws),
                [(lambda ws: "".join(ws), "The words were joined without hyphens."), (lambda ws: "-".join(reversed(ws)), "The words are in the wrong order.")],
                "With hyphens: \"{answer}\".", **ext),
+        listop("reverse_sentence_words", "train",
+               "Rewrite the given words in reverse order, starting with the last one.",
+               PE, _words(3, 5), "space", rev,
+               [(same, "The words were not reordered."), (lambda ws: ws[-1:] + ws[:-1], "Only the last word was moved to the front.")],
+               "Starting with the last word: \"{answer}\".", **kw),
+        listop("first_word_of_list", "train",
+               "In this task, you are given a comma-separated list of words. Output the first word of the list.",
+               PE, _words(), "comma", lambda ws: ws[0],
+               [(lambda ws: ws[-1], "This is the last word of the list."), (lambda ws: ws[1], "This is the second word.")],
+               "The list starts with \"{answer}\".", **ext),
+        listop("final_word", "train", "What is the last word of the given text? Output it.",
+               PE, _words(), "space", lambda ws: ws[-1],
+               [(lambda ws: ws[0], "This is the first word."), (lambda ws: ws[-2], "This is the word before the last one.")],
+               "The text ends with \"{answer}\".", **ext),
+        listop("second_word", "train", "Output the second word of the given sequence.",
+               PE, _words(), "space", lambda ws: ws[1],
+               [(lambda ws: ws[0], "This is the first word, not the second."), (lambda ws: ws[2], "This is the third word.")],
+               "The second word is \"{answer}\".", **ext),
+        listop("first_and_last_word", "train", "Output the first word and the last word of the given sequence, in that order.",
+               PE, _words(), "space", lambda ws: [ws[0], ws[-1]],
+               [(lambda ws: [ws[-1], ws[0]], "The two words are in the wrong order."), (lambda ws: ws[:2], "These are the first two words.")],
+               "The sequence starts with the first word and ends with the second: \"{answer}\".", **kw),
+        listop("words_longer_than_five", "train",
+               "Output the words that have more than five letters, keeping their order.",
+               PE, _mixed_lengths, "space", lambda ws: [w for w in ws if len(w) > 5],
+               [(lambda ws: [w for w in ws if len(w) <= 5], "These words have five letters or fewer."),
+                (same, "Short words were not removed.")],
+               "Only \"{answer}\" have more than five letters.", **kw),
+        listop("drop_words_with_a", "train", "Remove every word that contains the letter \"a\" and output the other words.",
+               PE, _some_with_a, "space", lambda ws: [w for w in ws if "a" not in w],
+               [(lambda ws: [w for w in ws if "a" in w], "These are exactly the words that had to be removed."),
+                (same, "No word was removed.")],
+               "The words without an \"a\" are \"{answer}\".", **kw),
         # ---- held-out variants
         listop("shortest_word", "test",
                "In this task, you are given a list of words. Find the shortest word in the list.",
