@@ -17,7 +17,9 @@ Standard names (`list_task_names()`, `snitk data list-tasks`):
 def_pos2_neg2, def_pos2_expl, def_pos2_neg2_expl, tk_mix (per-instance seeded choice, as Tk-Instruct).
 Non-standard selections get suffixes: `_inst{N}` (N training instances per task; `_install` for all),
 `_tasks{N}` (a seeded subset of N training tasks), `_seed{S}` (selection seed), `_len{L}` (prompts
-truncated to L tokens, official rule).
+truncated to L tokens, official rule). `register_by_name("snitk_default_def_pos2_inst8_tasks64")`
+registers any such name; from gin, `MIXTURE_OR_TASK_NAME = @snitk.tasks.registered_task()` with
+`snitk.tasks.registered_task.num_train_tasks = 64` (etc.) registers and names the selection.
 
 Splits: "train" = the training selection (seeded shuffle, capped per task, default 100) with one
 reference as target, chosen by a seeded RNG per (task, id); "test" = the FIRST 100 instances of each
@@ -44,6 +46,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -249,6 +252,35 @@ def register(track: str, encoding: str, *, data_dir: str | os.PathLike | None = 
     )
     _REGISTERED[name] = sel
     return name
+
+
+_NAME = re.compile(
+    r"^snitk_(?P<track>default|xlingual)_(?P<encoding>" + "|".join(sorted(map(re.escape, ENCODINGS), key=len, reverse=True))
+    + r")(?:_inst(?P<inst>\d+|all))?(?:_tasks(?P<tasks>\d+))?(?:_seed(?P<seed>\d+))?(?:_len(?P<len>\d+))?$"
+)
+
+
+def register_by_name(name: str, **kw: Any) -> str:
+    """Register the task a standard-scheme name describes, e.g. `snitk_default_def_pos2_inst8_tasks64`."""
+    m = _NAME.match(name)
+    if not m:
+        raise ConfigError(f"{name!r} is not a snitk task name (snitk_{{track}}_{{encoding}}[_instN][_tasksN][_seedS][_lenL])")
+    inst = m["inst"]
+    return register(m["track"], m["encoding"],
+                    max_train_per_task=None if inst == "all" else int(inst) if inst else 100,
+                    num_train_tasks=int(m["tasks"]) if m["tasks"] else None,
+                    seed=int(m["seed"]) if m["seed"] else 42,
+                    max_input_tokens=int(m["len"]) if m["len"] else None, **kw)
+
+
+@gin.configurable(module="snitk.tasks")
+def registered_task(track: str = "default", encoding: str = "def_pos2", max_train_per_task: int | None = 100,
+                    num_train_tasks: int | None = None, seed: int = 42, max_input_tokens: int | None = None,
+                    data_dir: str | None = None, vocab: str | None = None) -> str:
+    """Gin hook: `MIXTURE_OR_TASK_NAME = @snitk.tasks.registered_task()` registers the configured
+    selection and passes its name (bind e.g. `snitk.tasks.registered_task.num_train_tasks = 16`)."""
+    return register(track, encoding, data_dir=data_dir, vocab=vocab, max_train_per_task=max_train_per_task,
+                    num_train_tasks=num_train_tasks, seed=seed, max_input_tokens=max_input_tokens)
 
 
 def mixture_name(track: str) -> str:

@@ -64,6 +64,10 @@ def test_standard_names_are_registered_and_listed():
     assert T.task_name("xlingual", "pos2", max_train_per_task=None) == "snitk_xlingual_pos2_install"
     with pytest.raises(Exception, match="unknown encoding"):
         T.register("default", "no_such_encoding")
+    for name in ("snitk_default_def_pos2_neg2_expl_inst8_tasks64", "snitk_xlingual_tk_mix_install_seed3_len512"):
+        assert T.register_by_name(name) == name and name in seqio.TaskRegistry.names()
+    with pytest.raises(Exception, match="not a snitk task name"):
+        T.register_by_name("snitk_default_def_pos3")
 
 
 def test_test_split_keeps_task_id_references_and_the_rendered_prompt():
@@ -135,6 +139,20 @@ def test_gin_binds_the_data_dir_and_vocabulary_after_import(small_data_dir):
     finally:
         gin.clear_config()
     assert T.data_dir() != small_data_dir
+
+
+def test_gin_hook_registers_a_selection(small_data_dir):
+    try:
+        gin.parse_config([f"snitk.tasks.registered_task.data_dir = '{small_data_dir}'",
+                          "snitk.tasks.registered_task.max_train_per_task = 4",
+                          "snitk.tasks.registered_task.encoding = 'pos2'"])
+        name = T.registered_task()
+    finally:
+        gin.clear_config()
+    assert name == "snitk_default_pos2_inst4"
+    task = seqio.get_mixture_or_task(name)
+    assert len(list(task.get_dataset(sequence_length=None, split="train", shuffle=False).as_numpy_iterator())) == 4
+    T.register("default", "pos2", max_train_per_task=4)  # restore the standard data dir for this name
 
 
 def test_metric_fn_scores_multi_reference_targets():
