@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 
 from snitk.demo import words as W
-from snitk.demo.spec import Spec, custom, parse_record, record, words
+from snitk.demo.spec import Spec, custom, record, words
 
 SENTENCES = (
     "{name} saw a {color} {animal} eating a {fruit} in {city}.",
