@@ -197,7 +197,7 @@ def distributed_config(coordinator_address: str | None = None, num_processes: in
 def parse(gin_files: Sequence[str], gin_bindings: Sequence[str], search_paths: Sequence[str] = ()) -> None:
     """Parse gin files + bindings (search paths: given ones, cwd, the repository's configs/)."""
     gin.clear_config()
-    for p in [*search_paths, ".", str(CONFIG_DIR)]:
+    for p in [*search_paths, str(CONFIG_DIR), "."]:
         gin.add_config_file_search_path(p)
     files = []
     for f in gin_files:

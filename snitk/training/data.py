@@ -92,7 +92,7 @@ def register_synthetic_task(name: str = SYNTHETIC_TASK, *, vocab_size: int = 128
         return tf.data.Dataset.from_tensor_slices({
             "inputs": tf.ragged.constant(inputs, dtype=tf.int32),
             "targets": tf.ragged.constant(targets, dtype=tf.int32),
-        }).map(lambda ex: {k: v for k, v in ex.items()})
+        })
 
     vocab = seqio.PassThroughVocabulary(size=vocab_size, eos_id=1)
     features = {k: seqio.Feature(vocabulary=vocab, add_eos=True, dtype=tf.int32) for k in ("inputs", "targets")}

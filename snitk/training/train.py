@@ -188,7 +188,8 @@ def train_loop(parts: dict[str, Any]) -> Path:
     trainer = Trainer(model, parts["optimizer"], partitioner, schedule=parts["schedule"],
                       num_microbatches=tc.num_microbatches, z_loss=tc.z_loss,
                       loss_normalizing_factor=tc.loss_normalizing_factor, seed=tc.seed)
-    log.info("%s; model %s", partitioner.describe(), cfg)
+    log.info("process %d of %d (%d local devices); %s; model %s", jax.process_index(), jax.process_count(),
+             jax.local_device_count(), partitioner.describe(), cfg)
     ckpt = TrainCheckpointer(model_dir, keep=tc.keep_checkpoints, async_save=tc.async_checkpointing)
     latest = ckpt.latest_step()
     metrics_path = model_dir / "metrics.jsonl"
@@ -316,6 +317,8 @@ def run(gin_files: Sequence[str], gin_bindings: Sequence[str] = (), *, search_pa
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: --gin_file (repeatable), --gin.KEY=VALUE, --gin_search_paths, --dry_run, multi-host flags."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # gin logs every search-path miss of an include
+        handler.addFilter(lambda r: not str(r.msg).startswith(("Path not found", "system_path_file_exists")))
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)

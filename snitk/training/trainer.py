@@ -82,8 +82,7 @@ class Trainer:
             params = self.model.init_params(k)
             return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": self.optimizer.init(params)}
 
-        with self.partitioner.mesh:
-            return jax.jit(init, out_shardings=self.state_shardings)(key)
+        return jax.jit(init, out_shardings=self.state_shardings)(key)
 
     def state_from_params(self, params: Any, step: int = 0) -> dict[str, Any]:
         """A train state around given (e.g. converted) parameters with a fresh optimizer state."""
@@ -92,8 +91,7 @@ class Trainer:
         def init(p):
             return {"step": jnp.asarray(step, jnp.int32), "params": p, "opt_state": self.optimizer.init(p)}
 
-        with self.partitioner.mesh:
-            return jax.jit(init, out_shardings=self.state_shardings)(params)
+        return jax.jit(init, out_shardings=self.state_shardings)(params)
 
     # ----------------------------------------------------------------------------- steps
     def _loss_and_grads(self, params: Any, batch: Mapping[str, jax.Array], rng: jax.Array):
@@ -144,7 +142,7 @@ class Trainer:
         loss, aux, grads = self._loss_and_grads(state["params"], batch, rng)
         updates, opt_state = self.optimizer.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
-        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads)}
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
         for k, v in aux.items():
             metrics[k] = v
         if self.schedule is not None:
@@ -160,8 +158,7 @@ class Trainer:
             self._train_step = jax.jit(
                 self._step, in_shardings=(self.state_shardings, self.partitioner.data_sharding),
                 out_shardings=(self.state_shardings, self.partitioner.replicated), donate_argnums=(0,))
-        with self.partitioner.mesh:
-            return self._train_step(state, dict(batch))
+        return self._train_step(state, dict(batch))
 
     def eval_loss(self, params: Any, batch: Mapping[str, jax.Array]):
         """(loss, aux) of a batch without updating anything (same normalisation as training)."""
@@ -172,15 +169,13 @@ class Trainer:
 
             self._eval_loss = jax.jit(f, in_shardings=(self.param_shardings, self.partitioner.data_sharding),
                                       out_shardings=self.partitioner.replicated)
-        with self.partitioner.mesh:
-            return self._eval_loss(params, dict(batch))
+        return self._eval_loss(params, dict(batch))
 
     def compile_train_step(self, batch_shapes: Mapping[str, jax.ShapeDtypeStruct]):
         """Lower the train step from abstract shapes only (for dry runs / memory analysis)."""
         fn = jax.jit(self._step, in_shardings=(self.state_shardings, self.partitioner.data_sharding),
                      out_shardings=(self.state_shardings, self.partitioner.replicated), donate_argnums=(0,))
-        with self.partitioner.mesh:
-            return fn.lower(self.abstract_state(), dict(batch_shapes))
+        return fn.lower(self.abstract_state(), dict(batch_shapes))
 
 
 def check_finite(metrics: Mapping[str, Any], step: int) -> None:
