@@ -159,11 +159,13 @@ def beam_search(module: Transformer, params: Any, enc_tokens: Array, max_len: in
 
 
 @functools.lru_cache(maxsize=64)
-def _jitted(config: Any, max_len: int, beam_size: int, alpha: float) -> Callable:
+def jitted_search(config: Any, max_len: int, beam_size: int, alpha: float = 0.6) -> Callable:
+    """`fn(params, encoder_input_tokens)` compiled once per shape: `greedy_search` for `beam_size == 1`
+    (ids, log-probs), else `beam_search` (all beams, scores). Cached per (config, max_len, beam, alpha)."""
     module = Transformer(config)
     if beam_size == 1:
-        return jax.jit(lambda p, x: greedy_search(module, p, x, max_len)[0])
-    return jax.jit(lambda p, x: beam_search(module, p, x, max_len, beam_size, alpha)[0][:, 0])
+        return jax.jit(lambda p, x: greedy_search(module, p, x, max_len))
+    return jax.jit(lambda p, x: beam_search(module, p, x, max_len, beam_size, alpha))
 
 
 def predict(model: "EncoderDecoderModel", params: Any, encoder_input_tokens: Any, *, max_decode_length: int,
@@ -174,8 +176,9 @@ def predict(model: "EncoderDecoderModel", params: Any, encoder_input_tokens: Any
 
         raise ConfigError(f"decoding: beam_size ({beam_size}) and max_decode_length ({max_decode_length}) "
                           "must be >= 1")
-    fn = _jitted(model.config, int(max_decode_length), int(beam_size), float(alpha))
+    fn = jitted_search(model.config, int(max_decode_length), int(beam_size), float(alpha if beam_size > 1 else 0.0))
     tokens = encoder_input_tokens
     if not isinstance(tokens, jax.Array):
         tokens = np.asarray(tokens, np.int32)
-    return fn(params, tokens)
+    seqs, _ = fn(params, tokens)
+    return seqs if beam_size == 1 else seqs[:, 0]
