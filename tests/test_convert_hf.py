@@ -185,3 +185,16 @@ def test_hf_parity_and_round_trip(variant, sp, tmp_path):
         fp = ck.fingerprint(params)
         assert ck.fingerprint(ck.load_model(tmp_path / "from_bin")[1]) == fp
         assert ck.fingerprint(ck.load_model(tmp_path / "again")[1]) == fp
+
+        # scan_layers: layers stacked on a leading axis; same scores, and it exports to the same HF weights
+        scfg = import_hf(hf_dir, tmp_path / "scan", scan_layers=True)
+        assert scfg.scan_layers
+        scfg, sparams = ck.load_model(tmp_path / "scan")
+        q = sparams["decoder"]["layers"]["self_attention"]["query"]["kernel"]
+        assert q.shape[0] == v["num_decoder_layers"]
+        np.testing.assert_array_equal(np.asarray(q[1]), np.asarray(params["decoder"]["layers_1"]["self_attention"]["query"]["kernel"]))
+        np.testing.assert_allclose(np.asarray(EncoderDecoderModel(scfg).score_batch(sparams, batch)), hf_ll, atol=1e-3, rtol=0)
+        export_hf(tmp_path / "scan", tmp_path / "hf_scan")
+        sd_c = getattr(transformers, v["model"]).from_pretrained(tmp_path / "hf_scan").state_dict()
+        for name, tensor in sd_a.items():
+            assert torch.equal(tensor, sd_c[name]), name
