@@ -78,9 +78,14 @@ def test_interrupted_evaluation_resumes_without_redecoding(corpus: Path, tmp_pat
     with open(partial, "a") as f:  # a torn line from a crash mid-write
         f.write('{"Task": "task1_ec')
 
-    second = EchoPredictor(batch_size=4)
-    metrics = evaluate("fake-ckpt", "default", out, data_dir=corpus, predictor=second, encoding="def")
-    assert second.decoded == 13 - 8
+    second = EchoPredictor(fail_after=1, batch_size=4)  # interrupted again, right after the torn line
+    with pytest.raises(KeyboardInterrupt):
+        evaluate("fake-ckpt", "default", out, data_dir=corpus, predictor=second, encoding="def")
+    assert second.decoded == 4
+
+    third = EchoPredictor(batch_size=4)
+    metrics = evaluate("fake-ckpt", "default", out, data_dir=corpus, predictor=third, encoding="def")
+    assert third.decoded == 13 - 8 - 4
     assert not partial.exists()
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == [f"task1-{i}" for i in range(7)] + [f"task2-{i}" for i in range(6)]
@@ -89,9 +94,9 @@ def test_interrupted_evaluation_resumes_without_redecoding(corpus: Path, tmp_pat
     assert metrics["per_category"]["Textual Entailment"]["metric"] == "exact_match"
 
     # a finished evaluation rerun with the same settings decodes nothing
-    third = EchoPredictor(batch_size=4)
-    evaluate("fake-ckpt", "default", out, data_dir=corpus, predictor=third, encoding="def")
-    assert third.decoded == 0
+    fourth = EchoPredictor(batch_size=4)
+    evaluate("fake-ckpt", "default", out, data_dir=corpus, predictor=fourth, encoding="def")
+    assert fourth.decoded == 0
     # different settings on an unfinished run are refused
     with pytest.raises(KeyboardInterrupt):
         evaluate("fake-ckpt", "default", tmp_path / "o2", data_dir=corpus, predictor=EchoPredictor(fail_after=1), encoding="def")

@@ -390,6 +390,11 @@ def decode_test_set(
             encoded.append(predictor.encode(prompt))
         order = sorted(range(len(todo)), key=lambda i: -len(encoded[i]))
         bs = predictor.batch_size
+        if writer and partial.exists() and partial.stat().st_size:
+            with open(partial, "rb+") as f:  # a torn last line (crash mid-write) must not swallow the next record
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
         with open(partial if writer else os.devnull, "a", encoding="utf-8") as f:
             for start in tqdm(range(0, len(order), bs), desc="decode", unit="batch", disable=not writer):
                 idx = order[start : start + bs]
