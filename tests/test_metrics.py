@@ -223,3 +223,17 @@ def test_xlingual_agrees_with_rouge_score_using_gpt2_tokens(bpe):
     out = M.compute_metrics(preds, refs, xlingual=True, gpt2_bpe=bpe, num_workers=1)
     assert out["rouge1"] == round(100 * r1 / 200, 4)
     assert out["rougeL"] == round(100 * rl / 200, 4)
+
+
+def test_offline_without_gpt2_ranks_is_a_clear_error(monkeypatch):
+    import tiktoken
+
+    from snitk.eval.tokenizers import ENV_VAR, GPT2Tokenizer
+
+    def offline(name):
+        raise OSError("network unreachable")
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setattr(tiktoken, "get_encoding", offline)
+    with pytest.raises(ConfigError, match="--gpt2-bpe"):
+        GPT2Tokenizer(None)
