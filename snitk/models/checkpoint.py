@@ -114,7 +114,13 @@ _HANDLER_REGISTERED = False
 def _register_lazy_handler() -> None:
     global _HANDLER_REGISTERED
     if not _HANDLER_REGISTERED:
-        ocp_type_handlers.register_type_handler(LazyArray, _LazyArrayHandler(), override=True)
+        absl_logger = logging.getLogger("absl")
+        level = absl_logger.level
+        absl_logger.setLevel(logging.ERROR)  # "overriding type ... collision on np.ndarray" is intended
+        try:
+            ocp_type_handlers.register_type_handler(LazyArray, _LazyArrayHandler(), override=True)
+        finally:
+            absl_logger.setLevel(level)
         _HANDLER_REGISTERED = True
 
 
@@ -217,10 +223,10 @@ def load_config(path: str | Path) -> Any:
 def params_metadata(path: str | Path) -> Any:
     """Tree of (shape, dtype) ``jax.ShapeDtypeStruct`` for the stored params, read without loading data."""
     ckpt = resolve_checkpoint(path)
-    with ocp.PyTreeCheckpointer() as ckptr:
-        meta = ckptr.metadata(ckpt / PARAMS_ITEM)
-    tree = getattr(meta, "item_metadata", meta)
-    tree = getattr(tree, "tree", tree)
+    from etils import epath
+
+    meta = ocp.StandardCheckpointHandler().metadata(epath.Path(ckpt / PARAMS_ITEM))
+    tree = getattr(meta, "tree", meta)
 
     def to_struct(m):
         return jax.ShapeDtypeStruct(tuple(m.shape), np.dtype(m.dtype))

@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``convert`` subcommand; returns a process exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("absl").setLevel(logging.WARNING)
     try:
         if args.src_format == "hf":
             from snitk.models.convert.hf import import_hf
