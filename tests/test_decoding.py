@@ -88,6 +88,12 @@ def test_kv_cache_steps_equal_full_recompute(tiny, scan):
         return jnp.stack(outs, axis=1)
 
     np.testing.assert_allclose(np.asarray(stepwise(params, enc, dec_in)), full, atol=2e-5, rtol=1e-5)
+    if scan:  # beam search reorders the stacked cache along its batch axis (axis 1 under scan)
+        unrolled_p = tiny[1]
+        b1, s1 = decoding.jitted_search(CFG, 5, 3, 0.6)(unrolled_p, enc)
+        b2, s2 = decoding.jitted_search(model.config, 5, 3, 0.6)(params, enc)
+        np.testing.assert_array_equal(np.asarray(b2), np.asarray(b1))
+        np.testing.assert_allclose(np.asarray(s2), np.asarray(s1), atol=1e-5)
 
 
 def test_greedy_equals_argmax_of_full_recompute(tiny):
