@@ -438,6 +438,10 @@ def evaluate(
     Multi-host: every process runs this with the same arguments and a shared output dir.
     """
     check_track(track)
+    if track == "xlingual":  # fail before decoding when the metric's GPT-2 ranks are unavailable
+        from snitk.eval.tokenizers import get_gpt2_tokenizer
+
+        get_gpt2_tokenizer(gpt2_bpe)
     test_set = load_test_set(track, data_dir, max_per_task=max_per_task, max_tasks=max_tasks, allow_missing_tasks=allow_missing_tasks)
     if not test_set.tasks:
         raise DataError(test_set.data_dir, f"splits/{track}/test_tasks.txt", "at least one available test task")
