@@ -102,6 +102,11 @@ class GPT2Tokenizer:
 
 
 @functools.lru_cache(maxsize=4)
-def get_gpt2_tokenizer(ranks_path: str | None = None) -> GPT2Tokenizer:
+def _cached_tokenizer(ranks_path: str | None) -> GPT2Tokenizer:
+    return GPT2Tokenizer(ranks_path)
+
+
+def get_gpt2_tokenizer(ranks_path: str | os.PathLike | None = None) -> GPT2Tokenizer:
     """A cached tokenizer for `ranks_path` (None: ``$SNITK_GPT2_BPE`` or tiktoken's public gpt2)."""
-    return GPT2Tokenizer(ranks_path or os.environ.get(ENV_VAR) or None)
+    spec = ranks_path or os.environ.get(ENV_VAR) or None
+    return _cached_tokenizer(str(spec) if spec else None)
