@@ -78,14 +78,14 @@ def _batches(n, bsz=8, li=12, lt=6, seed=0):
     return out
 
 
-def _losses(mesh_shape, batches, fsdp=False):
+def _losses(mesh_shape, batches, params, fsdp=False):
     from snitk.training.data import to_global_arrays
     from snitk.training.trainer import Trainer
 
     n = mesh_shape[0] * mesh_shape[1]
     part = Partitioner(mesh_shape=mesh_shape, fsdp=fsdp, devices=jax.devices()[:n])
     trainer = Trainer(tiny_model(), make_optimizer("adafactor", 1e-2), part, seed=0)
-    state = trainer.init_state(0)
+    state = trainer.state_from_params(params)
     losses = []
     for b in batches:
         state, m = trainer.train_step(state, to_global_arrays(b, part.data_sharding))
@@ -98,10 +98,30 @@ def _losses(mesh_shape, batches, fsdp=False):
 def test_same_loss_on_every_mesh():
     assert jax.device_count() >= 8, "conftest sets --xla_force_host_platform_device_count=8"
     batches = _batches(3)
-    ref, _ = _losses((1, 1), batches)
+    model = tiny_model()
+    params = jax.device_get(jax.jit(model.init_params)(jax.random.key(0)))
+    ref, _ = _losses((1, 1), batches, params)
     assert ref[-1] < ref[0]  # it learns
     for shape, fsdp in [((8, 1), False), ((4, 2), False), ((2, 4), True), ((1, 8), False)]:
-        got, spec = _losses(shape, batches, fsdp)
+        got, spec = _losses(shape, batches, params, fsdp)
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5, err_msg=f"mesh {shape}")
         if shape[1] > 1:
             assert "model" in tuple(spec)
+
+
+def test_state_is_created_sharded():
+    """init_state creates params and optimizer state directly with their mesh shardings."""
+    from snitk.training.trainer import Trainer
+
+    part = Partitioner(mesh_shape=(2, 4))
+    trainer = Trainer(tiny_model(), make_optimizer("adafactor", 1e-2), part)
+    state = trainer.init_state(0)
+    kernel = state["params"]["encoder"]["layers_0"]["mlp"]["wi_0"]["kernel"]  # (embed, mlp)
+    assert kernel.sharding.spec == P(None, "model")
+    assert kernel.addressable_shards[0].data.shape == (kernel.shape[0], kernel.shape[1] // 4)
+    v = state["opt_state"][0].v["encoder"]["layers_0"]["mlp"]["wi_0"]["kernel"]
+    assert v.sharding.spec == P(None, "model")
+    # the same random init as on one device (sharding-independent RNG)
+    one = Trainer(tiny_model(), make_optimizer("adafactor", 1e-2), Partitioner(devices=jax.devices()[:1]))
+    np.testing.assert_array_equal(np.asarray(kernel),
+                                  np.asarray(one.init_state(0)["params"]["encoder"]["layers_0"]["mlp"]["wi_0"]["kernel"]))

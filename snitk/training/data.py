@@ -39,34 +39,18 @@ def get_task(name: str):
         register_synthetic_task(name)
     if name not in seqio.TaskRegistry.names() and name not in seqio.MixtureRegistry.names():
         try:
-            import snitk.tasks as tasks
-
-            if hasattr(tasks, "register_standard"):
-                tasks.register_standard()
-            if name not in seqio.TaskRegistry.names() and name not in seqio.MixtureRegistry.names():
-                _register_by_name(tasks, name)
+            import snitk.tasks as tasks  # registers the standard tasks on import
         except ImportError as e:  # pragma: no cover - depends on the data layer
-            log.warning("snitk.tasks unavailable: %s", e)
+            raise ConfigError(f"train.mixture_or_task_name={name!r}: snitk.tasks is unavailable ({e})") from e
+        if (name not in seqio.TaskRegistry.names() and name not in seqio.MixtureRegistry.names()
+                and name.startswith("snitk_") and hasattr(tasks, "register_by_name")):
+            tasks.register_by_name(name)
     try:
         return seqio.get_mixture_or_task(name)
     except ValueError as e:
         known = sorted(seqio.TaskRegistry.names())[:20]
         raise ConfigError(f"train.mixture_or_task_name={name!r} is not a registered seqio task or mixture "
                           f"(some known: {known})") from e
-
-
-def _register_by_name(tasks: Any, name: str) -> None:
-    """Register ``snitk_{track}_{encoding}`` on demand through snitk.tasks.register."""
-    if not hasattr(tasks, "register") or not name.startswith("snitk_"):
-        return
-    rest = name[len("snitk_"):]
-    for track in ("default", "xlingual"):
-        if rest.startswith(track + "_"):
-            try:
-                tasks.register(track, rest[len(track) + 1:])
-            except Exception as e:  # noqa: BLE001 - report as a config problem below
-                log.warning("could not register %s: %s", name, e)
-            return
 
 
 def register_synthetic_task(name: str = SYNTHETIC_TASK, *, vocab_size: int = 128, num_examples: int = 512,
