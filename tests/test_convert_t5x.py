@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import ml_dtypes
 import msgpack
 import numpy as np
 import pytest
@@ -132,6 +133,7 @@ def test_self_written_t5x_legacy_checkpoint(tmp_path):
     ckpt = tmp_path / "checkpoint_100"
     ckpt.mkdir()
     values, target = {}, {}
+    kinds = {"inline": 0, "chunked": 0, "bfloat16": 0, "float32": 0}
     for n, (name, shape) in enumerate(sorted(_t5x_shapes().items())):
         arr = rng.normal(size=shape).astype(np.float32)
         values[name] = arr
@@ -141,17 +143,31 @@ def test_self_written_t5x_legacy_checkpoint(tmp_path):
             node = node.setdefault(p, {})
         if n % 5 == 0:  # some leaves inline in the msgpack file
             node[parts[-1]] = _inline(arr)
+            kinds["inline"] += 1
             continue
+        if n % 5 == 1 and len(shape) == 1:  # flax's chunked form of a big inline array (split flat)
+            flat = arr.ravel()
+            node[parts[-1]] = {"__msgpack_chunked_array__": True, "shape": {str(i): d for i, d in enumerate(shape)},
+                               "chunks": {"0": _inline(flat[:5]), "1": _inline(flat[5:])}}
+            kinds["chunked"] += 1
+            continue
+        stored = "float32"
+        if n % 7 == 3:  # some arrays stored as bfloat16 (the importer casts to float32)
+            stored = "bfloat16"
+            arr = arr.astype(ml_dtypes.bfloat16)
+            values[name] = arr.astype(np.float32)
+        kinds[stored] += 1
         folder = "target." + name.replace("/", ".")
         chunks = [max(1, d // 3) for d in shape]  # several chunks per array
-        spec = {"driver": "zarr", "dtype": "float32",
+        spec = {"driver": "zarr", "dtype": stored,
                 "kvstore": {"driver": "file", "path": str(ckpt / folder) + "/"},
                 "metadata": {"shape": list(shape), "chunks": chunks, "compressor": {"id": "gzip", "level": 1}}}
         store = ts.open(spec, create=True).result()
         store.write(arr).result()
         # as t5x records it: path relative to the checkpoint directory
-        node[parts[-1]] = {"driver": "zarr", "dtype": "float32", "kvstore": {"driver": "file", "path": folder + "/"},
+        node[parts[-1]] = {"driver": "zarr", "dtype": stored, "kvstore": {"driver": "file", "path": folder + "/"},
                            "metadata": spec["metadata"]}
+    assert all(kinds[k] > 0 for k in ("inline", "chunked", "bfloat16", "float32")), kinds
     first = ckpt / "target.encoder.layers_0.attention.query.kernel"
     assert len([p for p in first.iterdir() if not p.name.startswith(".")]) > 1, "test must write multi-chunk arrays"
     # and the chunks really are gzip streams
