@@ -84,7 +84,7 @@ def test_log_likelihoods_and_logits_match_t5x(fixture):
     batch = _batch(examples)
     ll = np.asarray(model.score_batch(params, batch))
     np.testing.assert_allclose(ll, [e["log_likelihood"] for e in examples], atol=1e-4, rtol=0)
-    ours = np.asarray(model.logits(params, batch))
+    ours = np.asarray(jax.jit(model.logits)(params, batch))
     for i, ex in enumerate(logits):
         ref = np.asarray(ex["logits"], np.float32)
         np.testing.assert_allclose(ours[i, : len(ref)], ref, atol=1e-4, rtol=0)
