@@ -55,7 +55,7 @@ DECODE_LEN = 10
 
 
 @pytest.fixture(scope="module")
-def sp(tmp_path_factory):
+def sp_path(tmp_path_factory):
     d = tmp_path_factory.mktemp("spm")
     (d / "corpus.txt").write_text("\n".join(CORPUS) + "\n")
     spm.SentencePieceTrainer.train(
@@ -63,7 +63,12 @@ def sp(tmp_path_factory):
         pad_id=0, eos_id=1, unk_id=2, bos_id=-1, hard_vocab_limit=False, character_coverage=1.0,
         minloglevel=2,
     )
-    proc = spm.SentencePieceProcessor(model_file=str(d / "spm.model"))
+    return d / "spm.model"
+
+
+@pytest.fixture(scope="module")
+def sp(sp_path):
+    proc = spm.SentencePieceProcessor(model_file=str(sp_path))
     assert (proc.pad_id(), proc.eos_id(), proc.unk_id()) == (0, 1, 2)
     return proc
 
@@ -133,7 +138,7 @@ def _hf_greedy(model, enc_tokens: np.ndarray, length: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_hf_parity_and_round_trip(variant, sp, tmp_path):
+def test_hf_parity_and_round_trip(variant, sp, sp_path, tmp_path):
     from snitk.models.model import EncoderDecoderModel
 
     batch = _batch(sp)
@@ -181,6 +186,14 @@ def test_hf_parity_and_round_trip(variant, sp, tmp_path):
         assert torch.equal(tensor, sd_b[name]), name
 
     if variant == "t5_1_1":
+        # the exported folder can ship the vocabulary: T5Tokenizer gives the same ids (+ EOS) and T5's sentinels
+        assert convert_main(["--to", "hf", "--src", str(tmp_path / "snitk"), "--dst", str(tmp_path / "hf_tok"),
+                             "--vocab", str(sp_path), "--extra-ids", "7"]) == 0
+        tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf_tok")
+        for text in INPUTS:
+            assert tok(text).input_ids == sp.encode(text) + [1]
+        assert tok.convert_tokens_to_ids("<extra_id_0>") == sp.get_piece_size() + 6
+
         # a pytorch_model.bin folder imports to the same weights; and an export -> import round trip is exact
         bin_dir = tmp_path / "hf_bin"
         bin_dir.mkdir()

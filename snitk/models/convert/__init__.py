@@ -30,6 +30,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--scan-layers", action="store_true", help="hf import: stack layers (config.scan_layers=True)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing destination checkpoint")
     p.add_argument("--max-shard-gb", type=float, default=4.0, help="hf export: safetensors shard size")
+    p.add_argument("--vocab", default=None, help="hf export: SentencePiece model to ship as spiece.model (T5Tokenizer)")
+    p.add_argument("--extra-ids", type=int, default=100, help="hf export: sentinel tokens added by T5Tokenizer")
     return p
 
 
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             from snitk.models.convert.hf import export_hf
 
             cfg = load_config(args.src)
-            export_hf(args.src, args.dst, dtype=args.dtype, max_shard_bytes=int(args.max_shard_gb * (1 << 30)))
+            export_hf(args.src, args.dst, dtype=args.dtype, max_shard_bytes=int(args.max_shard_gb * (1 << 30)),
+                      vocab=args.vocab, extra_ids=args.extra_ids)
     except SnitkError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -401,8 +401,12 @@ def _write_safetensors(path: Path, tensors: list[tuple[str, tuple[int, ...], np.
 
 
 def export_hf(src: str | Path, dst: str | Path, *, dtype: str | None = None,
-              max_shard_bytes: int = 4 << 30) -> Path:
-    """Write ``dst/config.json`` + safetensors (sharded above ``max_shard_bytes``) that transformers loads."""
+              max_shard_bytes: int = 4 << 30, vocab: str | Path | None = None, extra_ids: int = 100) -> Path:
+    """Write ``dst/config.json`` + safetensors (sharded above ``max_shard_bytes``) that transformers loads.
+
+    With ``vocab`` (a SentencePiece model) the folder also gets ``spiece.model`` and a
+    ``tokenizer_config.json`` for ``T5Tokenizer`` with ``extra_ids`` sentinel tokens (T5's convention).
+    """
     ckpt = ck.resolve_checkpoint(src)
     config = ck.load_config(ckpt)
     dst = Path(dst)
@@ -462,5 +466,14 @@ def export_hf(src: str | Path, dst: str | Path, *, dtype: str | None = None,
         write_json(dst / "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map})
     progress.close()
     write_json(dst / "config.json", hf_config)
+    if vocab is not None:
+        vocab = Path(vocab)
+        if not vocab.is_file():
+            raise CheckpointError(f"{vocab}: no such SentencePiece model")
+        with atomic_open(dst / "spiece.model", "wb") as f:
+            f.write(vocab.read_bytes())
+        write_json(dst / "tokenizer_config.json", {
+            "tokenizer_class": "T5Tokenizer", "extra_ids": int(extra_ids), "eos_token": "</s>",
+            "unk_token": "<unk>", "pad_token": "<pad>", "model_max_length": 1 << 20})
     write_json(dst / "generation_config.json", {"decoder_start_token_id": 0, "eos_token_id": 1, "pad_token_id": 0})
     return dst
