@@ -437,10 +437,9 @@ def export_hf(src: str | Path, dst: str | Path, *, dtype: str | None = None,
                 return np.ascontiguousarray((arr.T if transpose else arr).astype(dt, copy=False))
 
             entries.append((hf_name, hf_shape, dt, load))
-    hf_config = config_to_hf(config, torch_dtype=str(dt if out_dtype is None else out_dtype))
-    if hf_config["tie_word_embeddings"] is False:
-        # transformers ties lm_head to shared when they are equal; warn (values cannot be changed here)
-        log.info("exporting an untied lm_head.weight")
+    # an untied head is written as its own lm_head.weight with tie_word_embeddings=false (transformers 4 and 5
+    # then keep it untied; transformers 5 re-ties only when the two tensors are equal, which is then harmless)
+    hf_config = config_to_hf(config, torch_dtype=str(entries[0][2]))
     # shard
     shards: list[list] = [[]]
     size = 0
