@@ -1,7 +1,8 @@
 """kill -9 at any moment, rerun the same command: the final parameters are bit-identical to an
-uninterrupted run; SIGTERM saves a checkpoint and exits 0."""
+uninterrupted run (SIGTERM preemption is tested in test_train_cli)."""
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def _fingerprint(model_dir: Path) -> str:
     return fingerprint(load_model(model_dir / f"checkpoint_{STEPS}")[1])
 
 
-def test_kill9_and_sigterm_then_rerun_is_bit_identical(tmp_path):
+def test_kill9_then_rerun_is_bit_identical(tmp_path):
     env = _env(tmp_path / "jax_cache")
     log = tmp_path / "log.txt"
     ref = tmp_path / "ref"
@@ -66,19 +67,12 @@ def test_kill9_and_sigterm_then_rerun_is_bit_identical(tmp_path):
 
     run = tmp_path / "run"
     proc = _start(run, env, log)
-    first = _wait_for(proc, run, 0, log)
+    _wait_for(proc, run, 0, log)
+    time.sleep(random.uniform(0.0, 0.3))  # "at any moment": mid-step, mid-save, mid-log
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert STEPS not in _steps(run), "the run finished before it was killed; the test did not interrupt it"
-
-    proc = _start(run, env, log)  # same command: resumes, then gets preempted
-    second = _wait_for(proc, run, max(_steps(run)), log)
-    assert second > first
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
-    stopped = max(_steps(run))
-    assert stopped >= second
 
     res = subprocess.run(_cmd(run), env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
                          cwd=Path(__file__).resolve().parents[1])

@@ -54,7 +54,12 @@ def test_pod_dry_runs_fit_16gib_per_core(tmp_path, capsys, config, params_b):
     assert "DOES NOT FIT" in capsys.readouterr().out
 
 
-def test_end_to_end_run_from_init_checkpoint(tmp_path, capsys):
+def test_end_to_end_run_from_init_checkpoint_with_preemption(tmp_path, capsys):
+    """INIT_CHECKPOINT, metrics.jsonl, TensorBoard, operative config, eval hook; SIGTERM (sent by the
+    hook at step 3) saves a checkpoint and returns 0; the rerun continues from it."""
+    import os
+    import signal
+
     from snitk.models import EncoderDecoderModel, get_preset
     from snitk.models.checkpoint import fingerprint, load_model, save_model
 
@@ -62,6 +67,8 @@ def test_end_to_end_run_from_init_checkpoint(tmp_path, capsys):
 
     def hook(params, step):
         calls.append(step)
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # preemption notice
         return {"score": float(step)}
 
     gin.external_configurable(hook, "test_cli_eval_hook")
@@ -70,12 +77,13 @@ def test_end_to_end_run_from_init_checkpoint(tmp_path, capsys):
     init = tmp_path / "init"
     save_model(init, cfg, EncoderDecoderModel(cfg).init_params(jax.random.key(7)))
     model_dir = tmp_path / "run"
-    rc = main([SMOKE, f"--gin.MODEL_DIR='{model_dir}'", "--gin.TRAIN_STEPS=6", "--gin.SAVE_PERIOD=3",
-               f"--gin.INIT_CHECKPOINT='{init}'", "--gin.LEARNING_RATE=0.0", "--gin.train.log_period=2",
-               "--gin.train.eval_hook=@test_cli_eval_hook", "--gin.train.eval_period=3",
-               "--gin.NUM_PARTITIONS=2"])
-    captured = capsys.readouterr()
-    assert rc == 0, captured.err
+    args = [SMOKE, f"--gin.MODEL_DIR='{model_dir}'", "--gin.TRAIN_STEPS=6", "--gin.SAVE_PERIOD=100",
+            f"--gin.INIT_CHECKPOINT='{init}'", "--gin.LEARNING_RATE=0.0", "--gin.train.log_period=2",
+            "--gin.train.eval_hook=@test_cli_eval_hook", "--gin.train.eval_period=3", "--gin.NUM_PARTITIONS=2"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in model_dir.glob("checkpoint_*")) == ["checkpoint_3"]  # saved on SIGTERM
+    assert main(args) == 0, capsys.readouterr().err  # resumes from step 3
+    assert sorted(p.name for p in model_dir.glob("checkpoint_*")) == ["checkpoint_3", "checkpoint_6"]
     rows = [json.loads(line) for line in (model_dir / "metrics.jsonl").read_text().splitlines()]
     train_rows = [r for r in rows if "loss" in r]
     assert [r["step"] for r in train_rows] == [2, 4, 6]
@@ -89,5 +97,4 @@ def test_end_to_end_run_from_init_checkpoint(tmp_path, capsys):
     # lr 0: the final parameters are exactly the INIT_CHECKPOINT's
     assert fingerprint(load_model(model_dir)[1]) == fingerprint(load_model(init)[1])
     # rerunning a finished run is a no-op
-    assert main([SMOKE, f"--gin.MODEL_DIR='{model_dir}'", "--gin.TRAIN_STEPS=6", "--gin.SAVE_PERIOD=3",
-                 f"--gin.INIT_CHECKPOINT='{init}'", "--gin.LEARNING_RATE=0.0", "--gin.NUM_PARTITIONS=2"]) == 0
+    assert main(args) == 0 and calls == [3, 6]
