@@ -49,7 +49,7 @@ def main() -> None:
     args, unknown = p.parse_known_args()
     bindings = args.gin + [u[len("--gin."):] for u in unknown if u.startswith("--gin.")]
     if args.data_dir:
-        bindings.append(f"DATA_DIR = '{args.data_dir.resolve()}'")
+        bindings.append(ex.data_dir_binding(args.data_dir))
     evals = args.eval_encodings or args.train_encodings
     matrix = []
     for enc in args.train_encodings:

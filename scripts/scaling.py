@@ -19,17 +19,15 @@ from snitk.atomic import write_json, write_text
 
 AXES = {
     # axis: (gin binding template, x-axis label)
-    "tasks": ("NUM_TRAIN_TASKS = {v}", "number of training tasks"),
-    "instances": ("MAX_TRAIN_PER_TASK = {v}", "training instances per task"),
-    "size": ("MODEL_PRESET = '{v}'", "model"),
+    "tasks": ("MIXTURE_OR_TASK_NAME = 'snitk_{track}_{encoding}_tasks{v}'", "number of training tasks"),
+    "instances": ("MIXTURE_OR_TASK_NAME = 'snitk_{track}_{encoding}_inst{v}'", "training instances per task"),
+    "size": ("model.preset = '{v}'", "model"),
 }
 
 
-def binding(axis: str, value: str) -> str:
-    template = AXES[axis][0]
-    if axis == "instances" and value == "all":
-        return "MAX_TRAIN_PER_TASK = None"
-    return template.format(v=value)
+def binding(axis: str, value: str, track: str, encoding: str) -> str:
+    """The gin binding that sets `axis` to `value` (task names follow `snitk.tasks.register_by_name`)."""
+    return AXES[axis][0].format(v=value, track=track, encoding=encoding)
 
 
 def plot(axis: str, values: list[str], scores: list[float], path: Path) -> None:
@@ -71,12 +69,13 @@ def main() -> None:
     out = args.out or Path("runs") / f"scaling_{args.axis}"
     bindings = args.gin + [u[len("--gin."):] for u in unknown if u.startswith("--gin.")]
     if args.data_dir:
-        bindings.append(f"DATA_DIR = '{args.data_dir.resolve()}'")
+        bindings.append(ex.data_dir_binding(args.data_dir))
     scores = []
     for value in args.values:
         run_dir = out / f"{args.axis}_{value}"
         model_dir = ex.train(run_dir / "model", args.gin_file or ["experiments/demo_cpu.gin"],
-                             [*bindings, binding(args.axis, value)])
+                             [*bindings, f"MIXTURE_OR_TASK_NAME = 'snitk_{args.track}_{args.encoding}'",
+                              binding(args.axis, value, args.track, args.encoding)])
         scores.append(ex.evaluate(model_dir, run_dir / "eval", track=args.track, encoding=args.encoding,
                                   data_dir=args.data_dir, max_decode_length=args.max_decode_length)["overall"]["rougeL"])
     text = f"# Scaling: {AXES[args.axis][1]}\n\n" + ex.markdown_table([args.axis, "ROUGE-L"], zip(args.values, scores))

@@ -28,6 +28,11 @@ def gin_path(name: str) -> str:
     return str(CONFIG_DIR / name)
 
 
+def data_dir_binding(data_dir: Path) -> str:
+    """The gin binding that points every snitk seqio task at `data_dir`."""
+    return f"snitk.tasks.data_dir.path = '{Path(data_dir).resolve()}'"
+
+
 def train(model_dir: Path, gin_files: Sequence[str], bindings: Iterable[str] = ()) -> Path:
     """Train (or resume, or skip when finished) a model into `model_dir`; returns `model_dir`."""
     from snitk.training.train import run

@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.output_dir.resolve()
     bindings = list(args.gin)
     if args.data_dir is not None:
-        bindings.append(f"DATA_DIR = '{args.data_dir.resolve()}'")
+        bindings.append(ex.data_dir_binding(args.data_dir))
     model_dir = ex.train(out / "model", args.gin_file or [DEFAULT_GIN], bindings)
     results = {"model": ex.evaluate(model_dir, out / "eval_model", encoding=args.encoding, data_dir=args.data_dir,
                                     batch_size=args.batch_size, max_decode_length=args.max_decode_length)}
