@@ -37,7 +37,8 @@ def test_two_processes_match_one(tmp_path):
 
     two = tmp_path / "two"
     port = _free_port()
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu",
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4 --xla_backend_optimization_level=0",
+               JAX_PLATFORMS="cpu",
                TF_CPP_MIN_LOG_LEVEL="3")
     procs, logs = [], []
     for pid in range(2):

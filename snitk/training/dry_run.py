@@ -7,6 +7,7 @@ an XLA measurement.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any, Mapping
@@ -59,18 +60,27 @@ def activation_bytes(cfg: Any, per_device_batch: int, input_length: int, target_
     return int(layers + logits + enc_tok * e * s)  # + encoder output kept for cross attention
 
 
+@functools.lru_cache(maxsize=8)
+def _abstract(cfg: Any) -> tuple[Any, Any]:
+    """(abstract params, logical axes) of a config; remat/dtype do not change parameter shapes."""
+    from snitk.models import EncoderDecoderModel
+
+    model = EncoderDecoderModel(cfg.replace(remat_policy="none", dtype="float32"))
+    return model.abstract_params(), model.param_logical_axes()
+
+
 def analyse(model: Any, optimizer: Any, rules: LogicalRules, axis_sizes: Mapping[str, int], *,
             batch_size: int, task_feature_lengths: Mapping[str, int], num_microbatches: int = 1) -> dict[str, Any]:
     """Per-group shardings and per-device memory (bytes) for params, grads, optimizer state, activations."""
     cfg = model.config
-    abstract = model.abstract_params()
-    specs = params_mesh_specs(abstract, model.param_logical_axes(), rules, axis_sizes)
+    abstract, logical_axes = _abstract(cfg)
+    specs = params_mesh_specs(abstract, logical_axes, rules, axis_sizes)
     opt_abstract = jax.eval_shape(optimizer.init, abstract)
     opt_specs = opt_state_mesh_specs(opt_abstract, abstract, specs)
     groups: dict[str, dict[str, Any]] = {}
     flat = jax.tree_util.tree_flatten_with_path(abstract)[0]
     flat_specs = jax.tree.leaves(specs, is_leaf=lambda x: isinstance(x, jax.sharding.PartitionSpec))
-    logical = jax.tree.leaves(model.param_logical_axes(), is_leaf=lambda x: isinstance(x, jax.sharding.PartitionSpec))
+    logical = jax.tree.leaves(logical_axes, is_leaf=lambda x: isinstance(x, jax.sharding.PartitionSpec))
     for (path, a), s, la in zip(flat, flat_specs, logical):
         g = group_name(_path_str(path))
         row = groups.setdefault(g, {"shape": tuple(a.shape), "dtype": str(np.dtype(a.dtype)), "count": 0,

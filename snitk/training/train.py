@@ -202,17 +202,22 @@ def train_loop(parts: dict[str, Any]) -> Path:
         if is_main:
             _truncate_metrics(metrics_path, latest)
     elif tc.init_checkpoint:
-        init_cfg, params = load_init_params(tc.init_checkpoint, trainer.param_shardings)
-        for field in ("emb_dim", "num_heads", "head_dim", "mlp_dim", "num_encoder_layers", "num_decoder_layers"):
+        from snitk.models.checkpoint import load_config
+
+        init_cfg = load_config(tc.init_checkpoint)
+        for field in ("vocab_size", "emb_dim", "num_heads", "head_dim", "mlp_dim", "num_encoder_layers", "num_decoder_layers"):
             if getattr(init_cfg, field) != getattr(cfg, field):
                 raise CheckpointError(f"{tc.init_checkpoint}: model_config.{field}={getattr(init_cfg, field)} "
                                       f"but the configured model has {getattr(cfg, field)}")
+        _, params = load_init_params(tc.init_checkpoint, trainer.param_shardings, dtype=cfg.param_dtype)
         state = trainer.state_from_params(params)
         data_position = 0
     else:
         state = trainer.init_state(tc.seed)
         data_position = 0
     start = int(jax.device_get(state["step"]))
+    if tc.eval_hook is not None and hasattr(tc.eval_hook, "bind_config"):
+        tc.eval_hook.bind_config(cfg)
     train_state = {"seed": tc.seed, "mixture_or_task_name": tc.mixture_or_task_name,
                    "batch_size": tc.batch_size, "task_feature_lengths": dict(tc.task_feature_lengths)}
 
@@ -264,7 +269,8 @@ def train_loop(parts: dict[str, Any]) -> Path:
                 if tc.eval_hook is not None and tc.eval_period and (step % tc.eval_period == 0
                                                                     or step == tc.train_steps):
                     results = tc.eval_hook(state["params"], step)
-                    _emit({"step": step, **{f"eval/{k}": float(v) for k, v in dict(results or {}).items()}},
+                    _emit({"step": step, **{(k if k.startswith("eval/") else f"eval/{k}"): float(v)
+                                            for k, v in dict(results or {}).items()}},
                           metrics_file, writer, step)
                     t_last = time.perf_counter()
                 stop = preempt.any_process()
