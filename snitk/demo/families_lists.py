@@ -21,7 +21,7 @@ def _nums(lo: int = 3, hi: int = 5, top: int = 99):
     return lambda rng: numbers(rng, lo, hi, top)
 
 
-def _words(lo: int = 4, hi: int = 6, pool=W.GENERAL):
+def _words(lo: int = 3, hi: int = 5, pool=W.GENERAL):
     return lambda rng: words(rng, pool, lo, hi)
 
 
@@ -207,6 +207,17 @@ def number_specs() -> list[Spec]:
                [(lambda xs: len(xs) + 1, "The count is one too many."),
                 (max, "This is the largest number, not the number of elements.")],
                "The list has {answer} numbers.", **kw),
+        listop("copy_number_list", "train", "Repeat the given list of numbers without changing it.",
+               PE, _nums(), "bracket", same,
+               [(rev, "The numbers were reversed; the list must stay unchanged."),
+                (lambda xs: xs[1:], "The first number is missing.")],
+               "The list is repeated as it is: {answer}.", **kw),
+        custom("numbers_without_brackets", "train",
+               "Rewrite the given list of numbers without brackets and commas, separating the numbers with spaces.",
+               PE, _nums(), lambda xs: "[" + ", ".join(map(str, xs)) + "]", lambda xs: " ".join(map(str, xs)),
+               [(lambda xs: ", ".join(map(str, xs)), "The commas are still there."),
+                (lambda xs: " ".join(map(str, reversed(xs))), "The numbers are in the wrong order.")],
+               "Without brackets and commas: {answer}.", **kw),
         listop("increasing_order", "train", "Put the given numbers in increasing order.",
                PE, _nums(), "space", asc,
                [(rev, "The numbers were reversed, not put in increasing order."),
@@ -424,6 +435,20 @@ def word_specs() -> list[Spec]:
                PE, _words(2, 5), "space", lambda ws: "-".join(ws),
                [(lambda ws: "".join(ws), "The words were joined without hyphens."), (lambda ws: "-".join(reversed(ws)), "The words are in the wrong order.")],
                "With hyphens: \"{answer}\".", **ext),
+        listop("copy_words", "train", "Copy the given words exactly.",
+               PE, _words(), "space", same,
+               [(rev, "The words are reversed; they must be copied in the same order."),
+                (lambda ws: ws[:-1], "The last word is missing.")],
+               "The copy is \"{answer}\".", **kw),
+        listop("repeat_comma_list", "train", "In this task, you are given a comma-separated list of words. Write the list again, unchanged.",
+               PE, _words(), "comma", same,
+               [(lambda ws: ws[1:] + ws[:1], "The order of the words was changed."),
+                (lambda ws: ws[1:], "The first word is missing.")],
+               "The unchanged list is \"{answer}\".", **kw),
+        custom("commas_to_spaces", "train", "Rewrite the given comma-separated words separated by spaces only.",
+               PE, _words(), ", ".join, " ".join,
+               [(", ".join, "The commas are still there."), (lambda ws: " ".join(sorted(ws)), "The words were reordered.")],
+               "Separated by spaces: \"{answer}\".", **kw),
         listop("reverse_sentence_words", "train",
                "Rewrite the given words in reverse order, starting with the last one.",
                PE, _words(3, 5), "space", rev,
@@ -481,7 +506,7 @@ def word_specs() -> list[Spec]:
                "After swapping the first and the last word: \"{answer}\".", **kw),
         listop("every_other_word", "test",
                "Given a sequence of words, output the 1st, 3rd, 5th, ... words, i.e. every other word starting with the first one.",
-               PE, _words(5, 7), "space", lambda ws: ws[::2],
+               PE, _words(4, 6), "space", lambda ws: ws[::2],
                [(lambda ws: ws[1::2], "These are the 2nd, 4th, ... words; the output must start with the first word."),
                 (same, "No word was skipped.")],
                "Taking every other word from the start gives \"{answer}\".", **kw),
