@@ -31,6 +31,7 @@ class TrainCheckpointer:
 
     def __init__(self, model_dir: str | Path, *, keep: int | None = 3, async_save: bool = False):
         self.model_dir = Path(model_dir)
+        self.async_save = async_save
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, step_prefix=STEP_PREFIX, create=True, cleanup_tmp_directories=True,
             enable_async_checkpointing=async_save)
@@ -58,7 +59,8 @@ class TrainCheckpointer:
             train_state=ocp.args.JsonSave({**train_state, "step": step}),
         )
         self.manager.save(step, args=args, force=force)
-        self.manager.wait_until_finished()
+        if not self.async_save:
+            self.manager.wait_until_finished()
         log.info("saved checkpoint %s", self.model_dir / f"{STEP_PREFIX}_{step}")
         return step
 

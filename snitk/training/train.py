@@ -198,6 +198,11 @@ def train_loop(parts: dict[str, Any]) -> Path:
         if saved_cfg != cfg.to_dict():
             raise CheckpointError(f"{model_dir}/checkpoint_{latest}/model_config differs from the configured model")
         data_position = int(train_state.get("data_position", latest))
+        for key, now in (("mixture_or_task_name", tc.mixture_or_task_name), ("batch_size", tc.batch_size),
+                         ("task_feature_lengths", dict(tc.task_feature_lengths)), ("seed", tc.seed)):
+            if key in train_state and train_state[key] != now:
+                log.warning("resuming with %s=%r but checkpoint_%d was trained with %r: the data order will "
+                            "differ from an uninterrupted run", key, now, latest, train_state[key])
         log.info("restored %s/checkpoint_%d (data position %d)", model_dir, latest, data_position)
         if is_main:
             _truncate_metrics(metrics_path, latest)
