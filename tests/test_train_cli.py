@@ -98,3 +98,13 @@ def test_end_to_end_run_from_init_checkpoint_with_preemption(tmp_path, capsys):
     assert fingerprint(load_model(model_dir)[1]) == fingerprint(load_model(init)[1])
     # rerunning a finished run is a no-op
     assert main(args) == 0 and calls == [3, 6]
+
+
+def test_search_paths_and_local_dry_run(tmp_path, capsys):
+    (tmp_path / "mine.gin").write_text("include 'experiments/smoke_synthetic_cpu.gin'\nBATCH_SIZE = 16\n")
+    rc = main([f"--gin_search_paths={tmp_path}", "--gin_file", "mine.gin", f"--gin.MODEL_DIR='{tmp_path}/m'",
+               "--gin.NUM_PARTITIONS=4", "--dry_run"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "8 local devices" in out and "mesh: data=2 x model=4 (8 devices)" in out and "batch 16" in out
+    assert not (tmp_path / "m").exists()  # a dry run writes nothing
