@@ -13,7 +13,6 @@ and reports model FLOPs utilisation (MFU) against the chip's peak bf16 dense FLO
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
