@@ -33,7 +33,7 @@ def test_bad_config_fails_before_compute(tmp_path, capsys, args, expected):
 def test_missing_required_macro(tmp_path, capsys):
     rc = main(["--gin_file=runs/train.gin", "--gin_file=models/t5_1_1_tiny.gin"])
     err = capsys.readouterr().err
-    assert rc == 2 and "MODEL_DIR" in err or "model_dir" in err, err
+    assert rc == 2 and ("MODEL_DIR" in err or "model_dir" in err), err
 
 
 @pytest.mark.parametrize("config, params_b", [("tk_instruct_11b_tpu_v3_256", 11.1e9),
