@@ -186,10 +186,27 @@ _SIGNATURE = {
 }
 
 
+def shuffled_examples(sel: Selection, split: str, seed: int) -> Iterator[dict[str, Any]]:
+    """`iter_examples` in a seeded global order.
+
+    The source reads task after task; seqio's shuffle buffer (1,000 examples) cannot mix a training
+    selection of 10^4-10^5 examples, so without this a model would see one task family at a time.
+    The rendered selection is small (capped per task), so it is held in memory and permuted.
+    """
+    examples = list(iter_examples(sel, split))
+    random.Random(f"{sel.seed}:{seed}:{split}").shuffle(examples)
+    yield from examples
+
+
 def _dataset_fn(sel: Selection):
     def dataset_fn(split: str, shuffle_files: bool = False, seed: int | None = None) -> tf.data.Dataset:
-        del shuffle_files, seed  # one source "file"; seqio shuffles examples after preprocessing
-        return tf.data.Dataset.from_generator(lambda: iter_examples(sel, split), output_signature=_SIGNATURE)
+        # seqio asks for shuffled "files" exactly when it shuffles examples: permute the whole split
+        # (deterministic in the seed), on top of which seqio's buffer shuffles each epoch.
+        if shuffle_files:
+            gen = lambda: shuffled_examples(sel, split, seed or 0)  # noqa: E731
+        else:
+            gen = lambda: iter_examples(sel, split)  # noqa: E731
+        return tf.data.Dataset.from_generator(gen, output_signature=_SIGNATURE)
 
     return dataset_fn
 
