@@ -171,6 +171,10 @@ def test_heldout_outputs_are_instance_specific():
             assert hits <= 10, f"{name}: copy_demo is exact on {hits}/100 instances"
     labels = [n for n in _split("default", "test") if _load(n)["Categories"][0] == "Text Categorization"]
     assert len(labels) <= 2
+    for name in labels:  # balanced, so copying a demonstration's label is right about half of the time
+        outputs = [inst["output"][0] for inst in _load(name)["Instances"][:100]]
+        counts = sorted(outputs.count(o) for o in set(outputs))
+        assert counts[-1] - counts[0] <= 20, (name, counts)
 
 
 def test_def_pos2_prompts_are_short_with_the_demo_vocabulary():

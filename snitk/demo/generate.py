@@ -9,6 +9,7 @@ Design (why a tiny model trained for minutes can generalise to the held-out task
   ascending, the test sorts descending; training finds the longest word, the test the shortest;
   training extracts animals, cities, names and colours, the test fruits; ...). Their definitions are
   phrased like the training ones, so reading the definition and the two examples is enough.
+- Classification tasks have balanced labels (a seeded order), so no label is favoured by chance.
 - Most held-out outputs are instance-specific and reuse input tokens, so copying the first
   demonstration's output (the copy_demo baseline) scores low while partial ROUGE-L credit is reachable.
 - Training includes plain copy tasks (repeat a list, a record's values, a sentence) besides the
@@ -114,8 +115,14 @@ def build_task(name: str, spec: Spec, *, reserved: set[str], seed: int = SEED,
         payload, text = draw(lambda p, wrong=wrong: wrong(p) != spec.solve(p) and bool(wrong(p).strip()))
         negatives.append({"input": text, "output": wrong(payload), "explanation": why})
     instances = []
+    wanted: list[str | None] = [None] * num_instances
+    if spec.family == "classification":  # balanced labels, in a seeded order
+        labels = sorted({spec.solve(spec.sample(rng)) for _ in range(200)})
+        wanted = [labels[i % len(labels)] for i in range(num_instances)]
+        rng.shuffle(wanted)
     for i in range(num_instances):
-        payload, text = draw()
+        label = wanted[i]
+        payload, text = draw() if label is None else draw(lambda p, label=label: spec.solve(p) == label)
         instances.append({"id": _instance_id(name, i, text), "input": text, "output": [spec.solve(payload)]})
     lang = [spec.language]
     return {
