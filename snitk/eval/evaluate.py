@@ -23,6 +23,7 @@ from typing import Any, Iterable, Sequence
 
 from snitk.atomic import write_json, write_jsonl, write_text
 from snitk.errors import ConfigError, DataError
+from snitk.jsonl import iter_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -107,22 +108,15 @@ def read_predictions(path: str | os.PathLike) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DataError(path, None, "predictions file not found")
     out = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, f"line {lineno}", f"a JSON object ({exc})") from exc
-            if "prediction" not in rec and "Prediction" in rec:
-                rec["prediction"] = rec["Prediction"]
-            for key in ("Task", "Instance", "prediction"):
-                if key not in rec:
-                    raise DataError(path, f"line {lineno}: {key}", "official prediction record with keys Task, Instance, prediction")
-            if not isinstance(rec["Instance"], dict) or "output" not in rec["Instance"]:
-                raise DataError(path, f"line {lineno}: Instance.output", "a list of reference strings")
-            out.append(rec)
+    for lineno, rec in iter_jsonl(path):
+        if "prediction" not in rec and "Prediction" in rec:
+            rec["prediction"] = rec["Prediction"]
+        for key in ("Task", "Instance", "prediction"):
+            if key not in rec:
+                raise DataError(path, f"line {lineno}: {key}", "official prediction record with keys Task, Instance, prediction")
+        if not isinstance(rec["Instance"], dict) or "output" not in rec["Instance"]:
+            raise DataError(path, f"line {lineno}: Instance.output", "a list of reference strings")
+        out.append(rec)
     return out
 
 

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import sys
@@ -21,6 +20,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from snitk.errors import DataError
+from snitk.jsonl import iter_jsonl
 
 log = logging.getLogger(__name__)
 EOS_ID = 1
@@ -34,20 +34,13 @@ def bucket_length(n: int, minimum: int = 16) -> int:
 def read_jsonl(path: str | Path, fields: Sequence[str]) -> list[dict[str, Any]]:
     """Rows of a JSON-lines file; DataError naming the line and field when one is missing."""
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{lineno}", "<line>", f"a JSON object ({e})") from e
-            for field in fields:
-                if field not in row:
-                    raise DataError(f"{path}:{lineno}", field, f"a JSON object with fields {list(fields)}")
-            if not isinstance(row["inputs"], str):
-                raise DataError(f"{path}:{lineno}", "inputs", "a string")
-            rows.append(row)
+    for lineno, row in iter_jsonl(path):
+        for field in fields:
+            if field not in row:
+                raise DataError(f"{path}:{lineno}", field, f"a JSON object with fields {list(fields)}")
+        if not isinstance(row["inputs"], str):
+            raise DataError(f"{path}:{lineno}", "inputs", "a string")
+        rows.append(row)
     return rows
 
 
