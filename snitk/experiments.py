@@ -52,14 +52,14 @@ def evaluate(checkpoint: Path, output_dir: Path, *, track: str = "default", enco
     return run_eval(checkpoint, track, output_dir, encoding=encoding, data_dir=data_dir, **kwargs)
 
 
-def baseline(kind: str, output_dir: Path, *, track: str = "default", data_dir: Path | None = None) -> dict:
+def baseline(kind: str, output_dir: Path, *, track: str = "default", data_dir: Path | None = None, **kwargs) -> dict:
     """Score a heuristic baseline (`copy_input` or `copy_demo`) on the held-out tasks of `track`."""
     done = output_dir / "metrics.json"
     if done.exists():
         return json.loads(done.read_text())
     from snitk.eval.baselines import run_baseline
 
-    return run_baseline(kind, track, data_dir, output_dir)
+    return run_baseline(kind, track, data_dir, output_dir, **kwargs)
 
 
 def read_metrics_log(model_dir: Path) -> list[dict]:

@@ -31,6 +31,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--encoding", default="def_pos2", help="instruction encoding for evaluation")
     p.add_argument("--batch-size", type=int, default=64, help="evaluation batch size")
     p.add_argument("--max-decode-length", type=int, default=32, help="evaluation decode length")
+    p.add_argument("--max-per-task", type=int, default=100,
+                   help="held-out instances per task (the official 100; fewer for smoke runs)")
     return p.parse_args(argv)
 
 
@@ -106,9 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         bindings.append(ex.data_dir_binding(args.data_dir))
     model_dir = ex.train(out / "model", args.gin_file or [DEFAULT_GIN], bindings)
     results = {"model": ex.evaluate(model_dir, out / "eval_model", encoding=args.encoding, data_dir=args.data_dir,
-                                    batch_size=args.batch_size, max_decode_length=args.max_decode_length)}
+                                    batch_size=args.batch_size, max_decode_length=args.max_decode_length,
+                                    max_per_task=args.max_per_task)}
     for kind in BASELINES:
-        results[kind] = ex.baseline(kind, out / f"eval_{kind}", data_dir=args.data_dir)
+        results[kind] = ex.baseline(kind, out / f"eval_{kind}", data_dir=args.data_dir, max_per_task=args.max_per_task)
     summary = {name: ex.summary_row(m) for name, m in results.items()}
     per_task = per_task_table(results)
     write_json(out / "metrics.json", {**summary, "per_task": per_task})
