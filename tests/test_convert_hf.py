@@ -221,20 +221,13 @@ def test_hf_parity_and_round_trip(variant, sp, sp_path, tmp_path):
 
 def test_t5x_fixture_exported_to_hf_matches_t5x(tmp_path):
     """t5x checkpoint -> snitk -> HF folder: transformers reproduces t5x's own log-likelihoods."""
-    from conftest import require_shared
+    from conftest import require_shared, t5x_fixture_batch, t5x_fixture_examples
     from snitk.models.convert.t5x import import_t5x
 
     fx = require_shared("t5x-tiny-checkpoint")
-    rows = [json.loads(line) for line in (fx / "expected.jsonl").read_text().splitlines()]
+    rows = t5x_fixture_examples(fx)
     import_t5x(fx / "orbax" / "checkpoint_2000", tmp_path / "snitk")
     export_hf(tmp_path / "snitk", tmp_path / "hf")
     model = transformers.T5ForConditionalGeneration.from_pretrained(tmp_path / "hf").eval()
-    b = len(rows)
-    enc = np.zeros((b, 48), np.int32)
-    tgt = np.zeros((b, 24), np.int32)
-    for i, r in enumerate(rows):
-        enc[i, : len(r["input_ids"])] = r["input_ids"]
-        tgt[i, : len(r["target_ids"])] = r["target_ids"]
-    batch = {"encoder_input_tokens": enc, "decoder_target_tokens": tgt, "decoder_loss_weights": (tgt > 0).astype(np.float32),
-             "decoder_input_tokens": np.concatenate([np.zeros((b, 1), np.int32), tgt[:, :-1]], 1)}
+    batch = t5x_fixture_batch(rows)
     np.testing.assert_allclose(_hf_log_likelihood(model, batch), [r["log_likelihood"] for r in rows], atol=1e-4, rtol=0)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorstore as ts
 
-from conftest import require_shared
+from conftest import require_shared, t5x_fixture_batch, t5x_fixture_examples
 from snitk.errors import CheckpointError
 from snitk.models import checkpoint as ck
 from snitk.models.convert import main as convert_main
@@ -69,28 +69,17 @@ def test_gin_parsing_resolves_macros(tmp_path):
 
 def test_fixture_log_likelihoods_and_greedy(fixture_dir, imported):
     model_mod = pytest.importorskip("snitk.models.model")
-    rows = [json.loads(line) for line in (fixture_dir / "expected.jsonl").read_text().splitlines()]
+    rows = t5x_fixture_examples(fixture_dir)
     cfg, params = ck.load_model(imported["legacy"])
     model = model_mod.EncoderDecoderModel(cfg)
-    b = len(rows)
-    enc = np.zeros((b, 48), np.int32)
-    tgt = np.zeros((b, 24), np.int32)
-    for i, r in enumerate(rows):
-        enc[i, : len(r["input_ids"])] = r["input_ids"]
-        tgt[i, : len(r["target_ids"])] = r["target_ids"]
-    batch = {
-        "encoder_input_tokens": enc,
-        "decoder_input_tokens": np.concatenate([np.zeros((b, 1), np.int32), tgt[:, :-1]], axis=1),
-        "decoder_target_tokens": tgt,
-        "decoder_loss_weights": (tgt > 0).astype(np.float32),
-    }
+    batch = t5x_fixture_batch(rows)
     ll = np.asarray(model.score_batch(params, batch))
     np.testing.assert_allclose(ll, [r["log_likelihood"] for r in rows], atol=1e-4, rtol=0)
     try:
         from snitk.models import decoding  # noqa: F401
     except ImportError:
         pytest.skip("snitk.models.decoding not available yet; log-likelihoods checked")
-    pred = np.asarray(model.predict_batch(params, enc, max_decode_length=12))
+    pred = np.asarray(model.predict_batch(params, batch["encoder_input_tokens"], max_decode_length=12))
     np.testing.assert_array_equal(pred, [r["greedy_ids"] for r in rows])
 
 

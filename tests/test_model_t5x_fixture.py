@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import require_shared
+from conftest import require_shared, t5x_fixture_batch, t5x_fixture_examples
 
 jax = pytest.importorskip("jax")
 
@@ -42,21 +42,9 @@ def fixture():
                       head_dim=16, mlp_dim=128, mlp_activations=("gelu", "linear"), dropout_rate=0.0,
                       logits_via_embedding=False, dtype="float32")
     params = read_legacy_params(root / "legacy" / "checkpoint_2000")
-    examples = [json.loads(line) for line in (root / "expected.jsonl").read_text().splitlines() if line.strip()]
+    examples = t5x_fixture_examples(root)
     logits = json.loads((root / "logits.json").read_text())["examples"]
     return root, config, params, examples, logits
-
-
-def _batch(examples, enc_len=48, dec_len=24):
-    n = len(examples)
-    enc = np.zeros((n, enc_len), np.int32)
-    tgt = np.zeros((n, dec_len), np.int32)
-    for i, e in enumerate(examples):
-        enc[i, : len(e["input_ids"])] = e["input_ids"]
-        tgt[i, : len(e["target_ids"])] = e["target_ids"]
-    dec = np.concatenate([np.zeros((n, 1), np.int32), tgt[:, :-1]], axis=1)
-    return {"encoder_input_tokens": enc, "decoder_input_tokens": dec, "decoder_target_tokens": tgt,
-            "decoder_loss_weights": (tgt > 0).astype(np.float32)}
 
 
 def test_parameter_tree_and_axes_match_t5x(fixture):
@@ -81,7 +69,7 @@ def test_parameter_tree_and_axes_match_t5x(fixture):
 def test_log_likelihoods_and_logits_match_t5x(fixture):
     _, config, params, examples, logits = fixture
     model = EncoderDecoderModel(config)
-    batch = _batch(examples)
+    batch = t5x_fixture_batch(examples)
     ll = np.asarray(model.score_batch(params, batch))
     np.testing.assert_allclose(ll, [e["log_likelihood"] for e in examples], atol=1e-4, rtol=0)
     ours = np.asarray(jax.jit(model.logits)(params, batch))
@@ -101,7 +89,7 @@ def test_greedy_and_beam1_decodes_match_t5x(fixture):
 
     root, config, params, examples, _ = fixture
     model = EncoderDecoderModel(config)
-    enc = _batch(examples)["encoder_input_tokens"]
+    enc = t5x_fixture_batch(examples)["encoder_input_tokens"]
     greedy = np.asarray(model.predict_batch(params, enc, max_decode_length=12))
     np.testing.assert_array_equal(greedy, [e["greedy_ids"] for e in examples])
     vocab = Vocabulary(root / "spm.model", extra_ids=0)
