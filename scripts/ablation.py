@@ -19,10 +19,7 @@ ENCODINGS = ["task_name", "def", "pos1", "pos2", "def_pos1", "def_pos2", "def_po
 
 
 def heatmap(matrix: list[list[float]], train: list[str], evals: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = ex.pyplot()
 
     fig, ax = plt.subplots(figsize=(1.1 * len(evals) + 3, 0.6 * len(train) + 2))
     image = ax.imshow(matrix, cmap="viridis")

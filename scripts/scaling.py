@@ -31,10 +31,7 @@ def binding(axis: str, value: str, track: str, encoding: str) -> str:
 
 
 def plot(axis: str, values: list[str], scores: list[float], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = ex.pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     if axis == "size":

@@ -70,10 +70,19 @@ def read_metrics_log(model_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def save_figure(fig, path: Path) -> Path:
-    """Write a matplotlib figure to a PNG atomically and close it."""
+def pyplot():
+    """`matplotlib.pyplot` on the non-interactive Agg backend (plots are only written to files)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Write a matplotlib figure to a PNG atomically and close it."""
+    plt = pyplot()
     with atomic_open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)

@@ -47,11 +47,9 @@ def per_task_table(results: dict[str, dict]) -> dict[str, dict[str, float]]:
 
 def plot(loss_rows: list[dict], per_task: dict[str, dict[str, float]], path: Path) -> Path:
     """Training loss curve and per-task ROUGE-L of the model against the baselines, as one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    plt = ex.pyplot()
 
     fig, (ax_loss, ax_task) = plt.subplots(1, 2, figsize=(15, 4.8), gridspec_kw={"width_ratios": [1, 2]})
     if loss_rows:
