@@ -13,6 +13,7 @@ from pathlib import Path
 
 from snitk import experiments as ex
 from snitk.atomic import write_json, write_text
+from snitk.xla_cpu import use_small_model_cpu_flags
 
 ENCODINGS = ["task_name", "def", "pos1", "pos2", "def_pos1", "def_pos2", "def_pos2_neg2", "def_pos2_expl",
              "def_pos2_neg2_expl"]
@@ -34,6 +35,7 @@ def heatmap(matrix: list[list[float]], train: list[str], evals: list[str], path:
 
 
 def main() -> None:
+    use_small_model_cpu_flags()  # before JAX starts; a no-op off CPU
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--gin_file", action="append", default=None, help="base gin (default experiments/demo_cpu.gin)")
     p.add_argument("--gin", action="append", default=[], metavar="KEY=VALUE")

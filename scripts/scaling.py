@@ -16,6 +16,7 @@ from pathlib import Path
 
 from snitk import experiments as ex
 from snitk.atomic import write_json, write_text
+from snitk.xla_cpu import use_small_model_cpu_flags
 
 AXES = {
     # axis: (gin binding template, x-axis label)
@@ -52,6 +53,7 @@ def plot(axis: str, values: list[str], scores: list[float], path: Path) -> None:
 
 
 def main() -> None:
+    use_small_model_cpu_flags()  # before JAX starts; a no-op off CPU
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--axis", choices=sorted(AXES), required=True)
     p.add_argument("--values", nargs="+", required=True)

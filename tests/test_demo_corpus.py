@@ -142,23 +142,61 @@ SOLVERS = {
     "smallest_number_de": lambda s: str(min(_nums(s))),
     "last_two_words_zh": lambda s: " ".join(s.split()[-2:]),
     "first_two_words_ru": lambda s: " ".join(s.split()[:2]),
+    # development tasks (only in the `--dev` variant)
+    "numbers_below_50": lambda s: "[" + ", ".join(str(x) for x in _nums(s) if x < 50) + "]",
+    "remove_last_number": lambda s: ", ".join(map(str, _nums(s)[:-1])),
+    "last_three_words": lambda s: " ".join(s.split()[-3:]),
+    "third_word": lambda s: s.split()[2],
+    "rotate_words_right": lambda s: " ".join(s.split()[-1:] + s.split()[:-1]),
+    "less_than_500": lambda s: "Yes" if int(s) < 500 else "No",
+    "color_and_animal": lambda s: " ".join([next(w for w in re.findall(r"[A-Za-z]+", s) if w in W.COLORS),
+                                            next(w for w in re.findall(r"[A-Za-z]+", s) if w in W.ANIMALS)]),
+    "word_two_after": lambda s: (lambda ws, t: ws[ws.index(t) + 2])(*_target(s)),
+    "sentence_sport_city": lambda s: (lambda r: f"{r['name']} plays {r['sport']} in {r['city']}.")(_record(s)),
 }
 
 
-def test_heldout_tasks_are_solvable_by_independent_solvers():
-    held_out = sorted(set(_split("default", "test")) | set(_split("xlingual", "test")))
-    assert held_out
-    for name in held_out:
+def _check_solvers(data_dir: Path, names: list[str]) -> None:
+    for name in names:
         slug = name.split("_demo_", 1)[1]
         assert slug in SOLVERS, f"held-out task {name} has no independent solver in this test"
         solve = SOLVERS[slug]
-        task = _load(name)
+        task = json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))
         for inst in task["Instances"]:
             assert solve(inst["input"]) == inst["output"][0], (name, inst["input"])
         for ex in task["Positive Examples"]:
             assert solve(ex["input"]) == ex["output"], (name, ex)
         for ex in task["Negative Examples"]:
             assert solve(ex["input"]) != ex["output"], (name, ex)
+
+
+def test_heldout_tasks_are_solvable_by_independent_solvers():
+    held_out = sorted(set(_split("default", "test")) | set(_split("xlingual", "test")))
+    assert held_out
+    _check_solvers(TASKS, held_out)
+
+
+def test_development_variant_holds_out_other_tasks_with_the_same_training_data(tmp_path):
+    """`--dev` (for choosing the demo's settings) swaps the test tasks for development tasks and keeps
+    every training task byte-identical; development inputs never occur in training either."""
+    assert generate.main(["--dev", "--out", str(tmp_path)]) == 0
+    dev_split = lambda track, split: (tmp_path / "splits" / track / f"{split}_tasks.txt").read_text().split()  # noqa: E731
+    for track in ("default", "xlingual"):
+        assert dev_split(track, "train") == _split(track, "train")
+    dev_tasks = dev_split("default", "test")
+    assert len(dev_tasks) >= 8
+    assert not set(dev_tasks) & {p.stem for p in _files()}, "development tasks must not be in the bundled corpus"
+    assert not any((tmp_path / f"{n}.json").exists() for n in _split("default", "test")), "test tasks leaked into --dev"
+    for name in _split("xlingual", "train"):
+        assert (tmp_path / f"{name}.json").read_bytes() == (TASKS / f"{name}.json").read_bytes(), name
+    dev_inputs = {i["input"] for n in dev_tasks for i in json.loads((tmp_path / f"{n}.json").read_text())["Instances"]}
+    for name in _split("default", "train"):
+        task = _load(name)
+        texts = {i["input"] for i in task["Instances"]} | {e["input"] for e in task["Positive Examples"]}
+        assert not texts & dev_inputs, f"{name} contains a development input"
+    dev_defs = {json.loads((tmp_path / f"{n}.json").read_text())["Definition"][0] for n in dev_tasks}
+    assert not dev_defs & {_load(n)["Definition"][0] for n in _split("default", "train") + _split("default", "test")}
+    _check_solvers(tmp_path, dev_tasks)
 
 
 def test_heldout_outputs_are_instance_specific():

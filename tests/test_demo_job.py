@@ -52,3 +52,33 @@ def test_per_task_table_merges_systems():
                                  "copy_demo": {"per_task": {"a": {"rougeL": 3.0}}}})
     assert list(table) == ["a", "b"]
     assert table == {"a": {"model": 2.0, "copy_demo": 3.0}, "b": {"model": 1.0}}
+
+
+def test_small_model_cpu_flags_keep_the_users_setting():
+    from snitk.xla_cpu import YNN_FUSIONS_OFF, use_small_model_cpu_flags
+
+    env: dict[str, str] = {}
+    assert use_small_model_cpu_flags(env) and env["XLA_FLAGS"] == YNN_FUSIONS_OFF
+    assert not use_small_model_cpu_flags(env) and env["XLA_FLAGS"] == YNN_FUSIONS_OFF
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    assert use_small_model_cpu_flags(env)
+    assert env["XLA_FLAGS"].split() == ["--xla_force_host_platform_device_count=8", YNN_FUSIONS_OFF]
+    env = {"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type=kDot"}
+    assert not use_small_model_cpu_flags(env) and env["XLA_FLAGS"] == "--xla_cpu_experimental_ynn_fusion_type=kDot"
+
+
+def test_installed_jaxlib_accepts_the_cpu_flag_and_computes_the_same():
+    """XLA aborts on unknown flags: this fails loudly if a jaxlib upgrade drops the flag."""
+    import os
+    import subprocess
+    import sys
+
+    from snitk.xla_cpu import YNN_FUSIONS_OFF
+
+    code = ("import jax, jax.numpy as jnp, numpy as np; r = np.random.RandomState(0); "
+            "a, b = r.randn(64, 128).astype('f4'), r.randn(128, 32).astype('f4'); "
+            "print(float(np.abs(np.asarray(jnp.dot(a, b)) - a @ b).max()))")
+    env = {**os.environ, "XLA_FLAGS": YNN_FUSIONS_OFF, "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.strip().splitlines()[-1]) < 1e-3

@@ -261,6 +261,17 @@ def number_specs() -> list[Spec]:
                [(lambda xs: [x for x in xs if x % 2 == 0], "These are the even numbers; the odd ones should be kept."),
                 (same, "The even numbers were not removed.")],
                "The odd numbers of the list are {answer}.", **kw),
+        # ---- development variants (for choosing the demo's settings; never trained on, never reported as test)
+        listop("numbers_below_50", "dev",
+               "Given a list of numbers, output only the numbers that are smaller than 50, in their original order.",
+               PE, _with_threshold(49), "bracket", lambda xs: [x for x in xs if x < 50],
+               [(lambda xs: [x for x in xs if x >= 50], "These are the numbers that are 50 or more."),
+                (same, "The large numbers were not removed.")],
+               "The numbers below 50 are {answer}.", **kw),
+        listop("remove_last_number", "dev", "Delete the last number of the list and output the remaining numbers.",
+               PE, _nums(), "comma", lambda xs: xs[:-1],
+               [(lambda xs: xs[1:], "The first number was deleted instead of the last one."), (same, "No number was deleted.")],
+               "Without its last number the list is {answer}.", **kw),
     ]
     return s
 
@@ -510,5 +521,18 @@ def word_specs() -> list[Spec]:
                [(lambda ws: ws[1::2], "These are the 2nd, 4th, ... words; the output must start with the first word."),
                 (same, "No word was skipped.")],
                "Taking every other word from the start gives \"{answer}\".", **kw),
+        # ---- development variants (for choosing the demo's settings; never trained on, never reported as test)
+        listop("last_three_words", "dev", "In this task, you are given several words. Keep the last three words and drop the rest.",
+               PE, _words(4, 6), "space", lambda ws: ws[-3:],
+               [(lambda ws: ws[:3], "These are the first three words, not the last three."), (same, "No word was dropped.")],
+               "The last three words are \"{answer}\".", **kw),
+        listop("third_word", "dev", "Output the third word of the given sequence.",
+               PE, _words(), "space", lambda ws: ws[2],
+               [(lambda ws: ws[1], "This is the second word, not the third one."), (lambda ws: ws[0], "This is the first word.")],
+               "The third word is \"{answer}\".", **kw),
+        listop("rotate_words_right", "dev", "Move the last word of the given sequence to the front.",
+               PE, _words(), "space", lambda ws: ws[-1:] + ws[:-1],
+               [(lambda ws: ws[1:] + ws[:1], "The first word was moved to the end instead."), (same, "No word was moved.")],
+               "With the last word in front: \"{answer}\".", **kw),
     ]
     return s

@@ -147,6 +147,11 @@ def classification_specs() -> list[Spec]:
                "Text Categorization", num, str, lambda x: yn(x % 2 == 1),
                [(lambda x: yn(x % 2 == 0), "The parity is decided by the last digit; the answer is the opposite.")],
                "The answer is \"{answer}\" because of the last digit of the number.", **kw),
+        # ---- development variant
+        custom("less_than_500", "dev", "Is the given number smaller than 500? Answer \"Yes\" or \"No\".",
+               "Text Categorization", num, str, lambda x: yn(x < 500),
+               [(lambda x: yn(x >= 500), "Compare the number with 500 again; the answer is the opposite.")],
+               "The answer is \"{answer}\" after comparing the number with 500.", **kw),
     ]
 
 
@@ -285,6 +290,19 @@ def extraction_specs() -> list[Spec]:
                [(lambda p: " ".join(p[0]), "The word was not removed."),
                 (lambda p: p[1], "Only the word to remove was written; the other words should be output.")],
                "Without the given word the sentence is \"{answer}\".", **kw),
+        # ---- development variants
+        custom("color_and_animal", "dev", "Output the color and the animal that the given sentence mentions, in that order.",
+               "Named Entity Recognition", _scene, _scene_text, lambda p: f"{p['color']} {p['animal']}",
+               [(lambda p: f"{p['animal']} {p['color']}", "The order is wrong: the color comes first."),
+                (lambda p: p["animal"], "The color is missing.")],
+               "The sentence mentions a {answer}.", **kw),
+        custom("word_two_after", "dev",
+               "You are given a sequence of words and a target word from it. Output the word that comes two places after the target word.",
+               "Information Extraction", lambda rng: (lambda ws: (ws, ws[rng.randrange(0, len(ws) - 2)]))(words(rng, W.GENERAL, 4, 6)),
+               _key_text("target"), lambda p: p[0][p[0].index(p[1]) + 2],
+               [(lambda p: p[0][p[0].index(p[1]) + 1], "This word comes right after the target word, not two places after it."),
+                (lambda p: p[1], "This is the target word itself.")],
+               "\"{answer}\" comes two places after the target word.", **kw),
     ]
 
 
@@ -331,4 +349,7 @@ def data_to_text_specs() -> list[Spec]:
         template("sentence_job_city", ("name", "job", "city"), "{name} is a {job} from {city}.",
                  "Write a sentence of the form \"<name> is a <job> from <city>.\" using the fields of the given record.",
                  split="test"),
+        # ---- development variant
+        template("sentence_sport_city", ("name", "sport", "city"), "{name} plays {sport} in {city}.",
+                 "Write the sentence \"<name> plays <sport> in <city>.\" using the values of the record.", split="dev"),
     ]

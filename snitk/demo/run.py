@@ -17,6 +17,7 @@ from typing import Sequence
 
 from snitk import experiments as ex
 from snitk.atomic import write_json, write_text
+from snitk.xla_cpu import use_small_model_cpu_flags
 
 BASELINES = ("copy_demo", "copy_input")
 DEFAULT_GIN = "experiments/demo_cpu.gin"
@@ -98,6 +99,7 @@ def print_summary(summary: dict) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; exit status 0 when every stage finished."""
     args = _parse(argv)
+    use_small_model_cpu_flags()  # before JAX starts
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     start = time.time()
     out = args.output_dir.resolve()
