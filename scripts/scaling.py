@@ -22,7 +22,8 @@ AXES = {
     # axis: (gin binding template, x-axis label)
     "tasks": ("MIXTURE_OR_TASK_NAME = 'snitk_{track}_{encoding}_tasks{v}'", "number of training tasks"),
     "instances": ("MIXTURE_OR_TASK_NAME = 'snitk_{track}_{encoding}_inst{v}'", "training instances per task"),
-    "size": ("model.preset = '{v}'", "model"),
+    # the preset as published: drop the demo gin's width/depth overrides
+    "size": ("model.preset = '{v}'\nmodel.overrides = {{}}", "model"),
 }
 
 
