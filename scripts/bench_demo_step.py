@@ -13,7 +13,6 @@ maths, different implementations), which the script checks.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
@@ -21,16 +20,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+from snitk.experiments import read_metrics_log
+from snitk.xla_cpu import use_small_model_cpu_flags
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def run(model_dir: Path, steps: int, batch_size: int, small_model_flags: bool) -> dict:
-    """Train `steps` steps in a subprocess; returns mean step time, sys seconds and the last loss."""
+    """Train `steps` steps in a subprocess; returns its logged metric rows and its user / sys CPU seconds."""
     env = dict(os.environ)
     env.pop("XLA_FLAGS", None)
     if small_model_flags:
-        from snitk.xla_cpu import use_small_model_cpu_flags
-
         use_small_model_cpu_flags(env)
     cmd = [sys.executable, "-m", "snitk.train", "--gin_file=experiments/demo_cpu.gin",
            f"--gin.MODEL_DIR='{model_dir}'", f"--gin.TRAIN_STEPS={steps}", "--gin.SAVE_PERIOD=100000",
@@ -38,8 +38,7 @@ def run(model_dir: Path, steps: int, batch_size: int, small_model_flags: bool) -
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(cmd, env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rows = [json.loads(line) for line in (model_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return {"rows": rows, "sys_s": after.ru_stime - before.ru_stime, "user_s": after.ru_utime - before.ru_utime}
+    return {"rows": read_metrics_log(model_dir), "sys_s": after.ru_stime - before.ru_stime, "user_s": after.ru_utime - before.ru_utime}
 
 
 def main() -> None:

@@ -6,10 +6,11 @@ import os
 from typing import MutableMapping
 
 # jaxlib 0.10 routes CPU dot fusions through YNNPACK, whose per-call scratch buffers are freshly
-# mapped and page-faulted on every step; with small matrices (width 128-512) that costs ~20-25% of
-# a training step in kernel time. Turning those fusions off falls back to XLA's own kernels
+# mapped and page-faulted on every step; with small matrices (width 128-512) that costs ~30% of
+# a demo training step in kernel time. Turning those fusions off falls back to XLA's own kernels
 # (same results; measured in BENCHMARKS.md, "CPU demo step").
-YNN_FUSIONS_OFF = "--xla_cpu_experimental_ynn_fusion_type="
+YNN_FUSION_FLAG = "xla_cpu_experimental_ynn_fusion_type"
+YNN_FUSIONS_OFF = f"--{YNN_FUSION_FLAG}="  # an empty list of fusion kinds
 
 
 def use_small_model_cpu_flags(environ: MutableMapping[str, str] | None = None) -> bool:
@@ -20,7 +21,7 @@ def use_small_model_cpu_flags(environ: MutableMapping[str, str] | None = None) -
     """
     env = os.environ if environ is None else environ
     flags = env.get("XLA_FLAGS", "")
-    if "xla_cpu_experimental_ynn_fusion_type" in flags:
+    if YNN_FUSION_FLAG in flags:
         return False
     env["XLA_FLAGS"] = f"{flags} {YNN_FUSIONS_OFF}".strip()
     return True

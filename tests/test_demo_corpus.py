@@ -18,12 +18,12 @@ KEYS = ["Contributors", "Source", "URL", "Categories", "Reasoning", "Definition"
         "Instruction_language", "Domains", "Positive Examples", "Negative Examples", "Instances", "Instance License"]
 
 
-def _split(track: str, split: str) -> list[str]:
-    return (TASKS / "splits" / track / f"{split}_tasks.txt").read_text(encoding="utf-8").split()
+def _split(track: str, split: str, root: Path = TASKS) -> list[str]:
+    return (root / "splits" / track / f"{split}_tasks.txt").read_text(encoding="utf-8").split()
 
 
-def _load(name: str) -> dict:
-    return json.loads((TASKS / f"{name}.json").read_text(encoding="utf-8"))
+def _load(name: str, root: Path = TASKS) -> dict:
+    return json.loads((root / f"{name}.json").read_text(encoding="utf-8"))
 
 
 def _files() -> list[Path]:
@@ -161,7 +161,7 @@ def _check_solvers(data_dir: Path, names: list[str]) -> None:
         slug = name.split("_demo_", 1)[1]
         assert slug in SOLVERS, f"held-out task {name} has no independent solver in this test"
         solve = SOLVERS[slug]
-        task = json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))
+        task = _load(name, data_dir)
         for inst in task["Instances"]:
             assert solve(inst["input"]) == inst["output"][0], (name, inst["input"])
         for ex in task["Positive Examples"]:
@@ -180,21 +180,22 @@ def test_development_variant_holds_out_other_tasks_with_the_same_training_data(t
     """`--dev` (for choosing the demo's settings) swaps the test tasks for development tasks and keeps
     every training task byte-identical; development inputs never occur in training either."""
     assert generate.main(["--dev", "--out", str(tmp_path)]) == 0
-    dev_split = lambda track, split: (tmp_path / "splits" / track / f"{split}_tasks.txt").read_text().split()  # noqa: E731
     for track in ("default", "xlingual"):
-        assert dev_split(track, "train") == _split(track, "train")
-    dev_tasks = dev_split("default", "test")
+        assert _split(track, "train", tmp_path) == _split(track, "train")
+    dev_tasks = _split("default", "test", tmp_path)
     assert len(dev_tasks) >= 8
     assert not set(dev_tasks) & {p.stem for p in _files()}, "development tasks must not be in the bundled corpus"
     assert not any((tmp_path / f"{n}.json").exists() for n in _split("default", "test")), "test tasks leaked into --dev"
     for name in _split("xlingual", "train"):
         assert (tmp_path / f"{name}.json").read_bytes() == (TASKS / f"{name}.json").read_bytes(), name
-    dev_inputs = {i["input"] for n in dev_tasks for i in json.loads((tmp_path / f"{n}.json").read_text())["Instances"]}
+    dev = [_load(n, tmp_path) for n in dev_tasks]
+    dev_inputs = {i["input"] for task in dev for i in task["Instances"]}
     for name in _split("default", "train"):
         task = _load(name)
-        texts = {i["input"] for i in task["Instances"]} | {e["input"] for e in task["Positive Examples"]}
+        texts = {i["input"] for i in task["Instances"]}
+        texts |= {e["input"] for e in task["Positive Examples"] + task["Negative Examples"]}
         assert not texts & dev_inputs, f"{name} contains a development input"
-    dev_defs = {json.loads((tmp_path / f"{n}.json").read_text())["Definition"][0] for n in dev_tasks}
+    dev_defs = {task["Definition"][0] for task in dev}
     assert not dev_defs & {_load(n)["Definition"][0] for n in _split("default", "train") + _split("default", "test")}
     _check_solvers(tmp_path, dev_tasks)
 
