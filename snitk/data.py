@@ -80,7 +80,8 @@ def validate_dir(
 ) -> list[str]:
     """Validate every task file and split list under `task_dir`; return one message per problem.
 
-    Listed tasks without a file are problems with `strict_splits`, else appended to `warnings`.
+    Tolerated metadata quirks (see snitk.natinst.schema) are appended to `warnings`, as are listed
+    tasks without a file (those are problems with `strict_splits`).
     """
     from tqdm import tqdm
 
@@ -92,9 +93,12 @@ def validate_dir(
     files = _task_files(task_dir, None)
     for path in tqdm(files, desc="validate", unit="task", disable=quiet or len(files) < 50):
         try:
-            validate_file(path)
+            task = validate_file(path)
         except DataError as exc:
             problems.append(str(exc))
+            continue
+        if warnings is not None:
+            warnings.extend(task.warnings)
     present = {p.stem for p in files}
     tdir = find_task_dir(task_dir)
     for sdir in _split_dirs(task_dir):

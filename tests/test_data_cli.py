@@ -94,6 +94,18 @@ def test_validate_ok_and_bad_files(capsys, task_dir):
     assert "task001_a" not in err
 
 
+def test_validate_reports_metadata_quirks_as_warnings(capsys, task_dir):
+    quirky = task_obj("task005_e")
+    quirky["URL"] = [float("nan")]  # as upstream task267
+    quirky["Domains"] = None
+    (task_dir / "task005_e.json").write_text(json.dumps(quirky), encoding="utf-8")
+    code, out, err = run(capsys, "validate", "--task-dir", str(task_dir))
+    assert code == 0 and "3 task file(s) valid" in out
+    lines = [line for line in err.splitlines() if line.startswith("WARNING")]
+    assert any("task005_e.json" in line and "URL[0]" in line and "float" in line for line in lines), err
+    assert any("task005_e.json" in line and "Domains" in line for line in lines), err
+
+
 def test_validate_split_lists(capsys, tmp_path, task_dir):
     root = tmp_path  # task_dir is root/tasks, so splits live in root/splits
     sd = root / "splits" / "default"

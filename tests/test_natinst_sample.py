@@ -62,6 +62,21 @@ def test_all_real_tasks_validate(sample):
         assert task.category == raw["Categories"][0]
 
 
+def test_task267_nan_url_is_a_warning_not_an_error(sample, capsys):
+    """Upstream's task267 holds `"URL": [NaN]`: it loads, renders, and `validate` warns naming file and field."""
+    from snitk.data import main
+
+    root, files = sample
+    path = root / "tasks" / "task267_concatenate_and_reverse_all_elements_from_index_i_to_j.json"
+    if path not in files:
+        pytest.skip(f"{path} is not in this sample")
+    task = load_task(path)
+    assert task.url == () and any("URL[0]" in w for w in task.warnings)
+    assert main(["validate", "--task-dir", str(root)]) == 0
+    err = capsys.readouterr().err
+    assert any(path.name in line and "URL[0]" in line for line in err.splitlines() if line.startswith("WARNING")), err
+
+
 @pytest.mark.parametrize(
     "encoding, n_pos, n_neg, expl",
     [("def", 0, 0, False), ("def_pos2", 2, 0, False), ("def_pos2_neg2", 2, 2, False),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from snitk.errors import DataError
-from snitk.natinst.schema import REQUIRED_KEYS, load_task, parse_task, read_split_list, select_indices, validate_file
+from snitk.natinst.schema import METADATA_KEYS, REQUIRED_KEYS, load_task, parse_task, read_split_list, select_indices, validate_file
 
 
 def make_task(n: int = 5, **over) -> dict:
@@ -74,6 +74,34 @@ def test_instance_license_optional_and_extra_keys_ignored(tmp_path):
     obj["Instruction Source"] = ["whatever"]
     task = load_task(write(tmp_path, obj))
     assert task.instance_license == ()
+    assert task.warnings == ()  # both are keys upstream files may or may not carry
+
+
+@pytest.mark.parametrize(
+    "mutate, field, kept",
+    [
+        (lambda o: o.update(URL=[float("nan")]), "URL[0]", ("url", ())),  # upstream task267
+        (lambda o: o.update(Source=[None, "src"]), "Source[0]", ("source", ("src",))),
+        (lambda o: o.update(Domains=None), "Domains", ("domains", ())),
+        (lambda o: o.update(Reasoning=3), "Reasoning", ("reasoning", ())),
+        (lambda o: o.update(Contributors=[{"name": "x"}]), "Contributors[0]", ("contributors", ())),
+        (lambda o: o.update(**{"Instance License": 5}), "Instance License", ("instance_license", ())),
+        (lambda o: o.pop("URL"), "URL: missing metadata key", ("url", ())),
+        (lambda o: o.pop("Instruction_language"), "Instruction_language: missing", ("instruction_language", ())),
+        (lambda o: o.update(Extra_field=[1]), "Extra_field: unknown key", ("url", ("https://example.org",))),
+    ],
+)
+def test_metadata_quirks_are_warnings_naming_file_and_field(tmp_path, mutate, field, kept):
+    obj = copy.deepcopy(make_task())
+    mutate(obj)
+    path = tmp_path / "task001_demo.json"
+    path.write_text(json.dumps(obj), encoding="utf-8")  # json.dumps writes NaN as upstream does
+    task = load_task(path)
+    assert len(task.warnings) == 1, task.warnings
+    assert str(path) in task.warnings[0] and field in task.warnings[0], task.warnings
+    attr, value = kept
+    assert getattr(task, attr) == value
+    assert len(task.instances) == 5  # the consumed part is intact
 
 
 def test_multiple_and_empty_string_references_accepted(tmp_path):
@@ -81,6 +109,12 @@ def test_multiple_and_empty_string_references_accepted(tmp_path):
     obj["Instances"][0]["output"] = ["a", "b", ""]
     task = load_task(write(tmp_path, obj))
     assert task.instances[0].output == ("a", "b", "")
+
+
+def test_consumed_and_metadata_keys_are_disjoint():
+    assert set(REQUIRED_KEYS) == {"Definition", "Positive Examples", "Negative Examples", "Instances", "Categories",
+                                  "Input_language", "Output_language"}
+    assert not set(REQUIRED_KEYS) & set(METADATA_KEYS)
 
 
 @pytest.mark.parametrize("key", REQUIRED_KEYS)
@@ -126,7 +160,6 @@ def test_top_level_not_object(tmp_path):
         (lambda o: o["Instances"][2].pop("id"), "Instances[2]", "'id'"),
         (lambda o: o["Instances"][2].update(id=2), "Instances[2].id", "string"),
         (lambda o: o["Instances"][3].update(id="t-1"), "instance t-1 (Instances[3])", "unique"),
-        (lambda o: o.update(**{"Instance License": 5}), "Instance License", "list of strings"),
     ],
 )
 def test_violations_raise_dataerror_naming_field(tmp_path, mutate, field, expect):

@@ -1,19 +1,19 @@
 """The natural-instructions task schema: parse and validate one task JSON file.
 
-A task file of allenai/natural-instructions is one JSON object with the keys below. Validation is
-faithful to what the real repository contains (checked against its task files and its own
-`src/test_all.py`) and strict about anything a loader would choke on:
+A task file of allenai/natural-instructions is one JSON object. The schema is split by what the
+pipeline consumes:
 
-- every key of `REQUIRED_KEYS` must be present; `Instance License` (and the occasional
-  `Instruction Source`) may be absent; unknown extra keys are ignored;
-- `Definition` is a string or a non-empty list of strings (the official loader uses `Definition[0]`);
-- the metadata keys are lists of strings (a bare string is accepted and wrapped);
-- examples are objects with string `input` and `output`; `explanation` may be missing;
-- instances are objects with a string `id`, a string `input` and a NON-EMPTY list of strings
-  `output` (a reference may be the empty string); ids are unique within the file.
-
-Every violation raises :class:`snitk.errors.DataError` naming the file, the key or instance and
-what was expected.
+- **Consumed keys** (`REQUIRED_KEYS`) are strict: `Definition` (a string or a non-empty list of
+  strings; the official loader uses `Definition[0]`), `Positive Examples` / `Negative Examples`
+  (objects with string `input` and `output`, optional string `explanation`), `Instances` (objects
+  with a string `id`, a string `input` and a NON-EMPTY list of string `output`s; ids unique),
+  `Categories`, `Input_language` and `Output_language` (lists of strings; a bare string is wrapped).
+  Every violation raises :class:`snitk.errors.DataError` naming the file, the key or instance and
+  what was expected.
+- **Metadata keys** (`METADATA_KEYS`: URL, Source, Reasoning, Domains, Contributors, ...) and
+  unknown keys are tolerated, as the official code tolerates them: a missing key, a non-list value
+  or a non-string item (`NaN`, `null`, a number, as upstream's task267 has `"URL": [NaN]`) becomes a
+  warning on :attr:`Task.warnings` naming the file and field, and the bad items are dropped.
 """
 
 from __future__ import annotations
@@ -27,34 +27,37 @@ from typing import Any, Iterable, Sequence
 
 from snitk.errors import DataError
 
+# Keys the pipeline consumes: missing or malformed is an error.
 REQUIRED_KEYS: tuple[str, ...] = (
-    "Contributors",
-    "Source",
-    "URL",
-    "Categories",
-    "Reasoning",
     "Definition",
-    "Input_language",
-    "Output_language",
-    "Instruction_language",
-    "Domains",
     "Positive Examples",
     "Negative Examples",
     "Instances",
+    "Categories",
+    "Input_language",
+    "Output_language",
 )
-OPTIONAL_KEYS: tuple[str, ...] = ("Instance License", "Instruction Source")
-# Metadata keys: lists of strings; field name on Task.
-_LIST_FIELDS: dict[str, str] = {
+# Consumed lists of strings (strict); field name on Task.
+_STRICT_LIST_FIELDS: dict[str, str] = {
+    "Categories": "categories",
+    "Input_language": "input_language",
+    "Output_language": "output_language",
+}
+# Metadata lists of strings (tolerant: problems become warnings); field name on Task.
+_METADATA_FIELDS: dict[str, str] = {
     "Contributors": "contributors",
     "Source": "source",
     "URL": "url",
-    "Categories": "categories",
     "Reasoning": "reasoning",
-    "Input_language": "input_language",
-    "Output_language": "output_language",
     "Instruction_language": "instruction_language",
     "Domains": "domains",
+    "Instance License": "instance_license",
 }
+# Metadata keys every upstream file is expected to have (absence is a warning, not an error).
+METADATA_KEYS: tuple[str, ...] = ("Contributors", "Source", "URL", "Reasoning", "Instruction_language", "Domains")
+# Keys that upstream files may or may not carry: no warning when absent.
+OPTIONAL_KEYS: tuple[str, ...] = ("Instance License", "Instruction Source")
+KNOWN_KEYS: frozenset[str] = frozenset(REQUIRED_KEYS + METADATA_KEYS + OPTIONAL_KEYS)
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Task:
     num_instances: int
     definitions: tuple[str, ...] = ()
     instance_license: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def category(self) -> str:
@@ -122,6 +126,22 @@ def _str_list(value: Any, path: object, key: str) -> tuple[str, ...]:
         if not isinstance(item, str):
             raise DataError(path, f"{key}[{i}]", f"expected a string, got {_type_name(item)}")
     return tuple(value)
+
+
+def _metadata_list(value: Any, path: object, key: str, warnings: list[str]) -> tuple[str, ...]:
+    """A tolerated metadata list: non-string items are dropped and reported in `warnings`."""
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        warnings.append(f"{path}: {key}: expected a list of strings, got {_type_name(value)} ({value!r:.40}); ignored")
+        return ()
+    kept = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            kept.append(item)
+        else:
+            warnings.append(f"{path}: {key}[{i}]: expected a string, got {_type_name(item)} ({item!r:.40}); ignored")
+    return tuple(kept)
 
 
 def _definition(value: Any, path: object) -> tuple[str, ...]:
@@ -222,11 +242,21 @@ def parse_task(
     for key in REQUIRED_KEYS:
         if key not in obj:
             raise DataError(path, key, "missing required key")
-    lists = {field: _str_list(obj[key], path, key) for key, field in _LIST_FIELDS.items()}
+    warnings: list[str] = []
+    lists = {field: _str_list(obj[key], path, key) for key, field in _STRICT_LIST_FIELDS.items()}
+    for key, field in _METADATA_FIELDS.items():
+        if key in obj:
+            lists[field] = _metadata_list(obj[key], path, key, warnings)
+        else:
+            lists[field] = ()
+            if key in METADATA_KEYS:
+                warnings.append(f"{path}: {key}: missing metadata key; treated as []")
+    for key in obj:
+        if key not in KNOWN_KEYS:
+            warnings.append(f"{path}: {key}: unknown key; ignored")
     definitions = _definition(obj["Definition"], path)
     pos = _examples(obj["Positive Examples"], path, "Positive Examples")
     neg = _examples(obj["Negative Examples"], path, "Negative Examples")
-    lic = _str_list(obj["Instance License"], path, "Instance License") if "Instance License" in obj else ()
     raw = obj["Instances"]
     n = validate_instances(raw, path)
     idx = select_indices(n, first=first, sample=sample, seed=seed, shuffle=sample is not None)
@@ -240,7 +270,7 @@ def parse_task(
         instances=instances,
         num_instances=n,
         definitions=definitions,
-        instance_license=lic,
+        warnings=tuple(warnings),
         **lists,
     )
 
