@@ -163,6 +163,15 @@ def test_resolve_model_dir_picks_latest_complete_training_checkpoint(tmp_path):
     assert ck.fingerprint(params) == ck.fingerprint(_params(1))
 
 
+def test_relative_checkpoint_paths_load(tmp_path, monkeypatch):
+    """`--checkpoint runs/mine` (relative, as the README writes it) works like the absolute path."""
+    ck.save_model(tmp_path / "runs" / "mine", CONFIG, _params(2))
+    monkeypatch.chdir(tmp_path)
+    assert ck.resolve_checkpoint("runs/mine") == tmp_path / "runs" / "mine"
+    cfg, params = ck.load_model("runs/mine")
+    assert _as_dict(cfg)["emb_dim"] == 8 and ck.fingerprint(params) == ck.fingerprint(_params(2))
+
+
 def test_clear_errors(tmp_path):
     with pytest.raises(CheckpointError, match="no such"):
         ck.resolve_checkpoint(tmp_path / "missing")

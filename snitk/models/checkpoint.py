@@ -29,6 +29,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import type_handlers as ocp_type_handlers
 
 from snitk.errors import CheckpointError
+from snitk.paths import resolve
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +192,8 @@ def is_checkpoint_dir(path: str | Path) -> bool:
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint dir as is, or for a MODEL_DIR its latest complete ``checkpoint_<N>``."""
-    path = Path(path)
+    """A checkpoint dir as is, or for a MODEL_DIR its latest complete ``checkpoint_<N>``; always absolute."""
+    path = Path(resolve(path))
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint or model directory")
     if is_checkpoint_dir(path):
