@@ -5,6 +5,9 @@ run a heuristic baseline, or compare runs.
     python -m snitk.eval score --predictions FILE --track default --data-dir D --output-dir OUT
     python -m snitk.eval baseline --kind copy_input|copy_demo --track default --data-dir D --output-dir OUT
     python -m snitk.eval compare OUT1 OUT2 ... [--output-dir CMP] [--labels A B ...]
+
+Every score gets a 95% interval from a hierarchical bootstrap (tasks, then instances within tasks):
+--bootstrap-resamples N (default 1000, 0: none), --bootstrap-seed S.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import argparse
 import logging
 import sys
 
-from snitk.errors import SnitkError
+from snitk.errors import ConfigError, SnitkError
 
 SUBCOMMANDS = ("evaluate", "score", "baseline", "compare")
 
@@ -24,6 +27,13 @@ def _common(p: argparse.ArgumentParser, *, output: bool = True) -> None:
     p.add_argument("--gpt2-bpe", default=None, help="GPT-2 .tiktoken ranks for the xlingual metric (default: $SNITK_GPT2_BPE or tiktoken's gpt2)")
     if output:
         p.add_argument("--output-dir", required=True, help="where predictions.jsonl, metrics.json and report.md go")
+        _bootstrap(p)
+
+
+def _bootstrap(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bootstrap-resamples", type=int, default=1000, metavar="N",
+                   help="bootstrap resamples for the 95%% intervals (default 1000; 0: no intervals)")
+    p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="seed of the bootstrap (default 0)")
 
 
 def _selection(p: argparse.ArgumentParser) -> None:
@@ -58,12 +68,22 @@ def build_parser(cmd: str) -> argparse.ArgumentParser:
         p.add_argument("runs", nargs="+", help="output dirs (or metrics.json files) of evaluate/score/baseline")
         p.add_argument("--output-dir", default="comparison", help="where comparison.md and per_category.png go")
         p.add_argument("--labels", nargs="*", default=None, help="column labels (default: the dir names)")
+        p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm's correction (default 0.05)")
+        _bootstrap(p)
     return p
+
+
+def _resampling(args: argparse.Namespace) -> dict:
+    if args.bootstrap_resamples < 0:
+        raise ConfigError(f"--bootstrap-resamples {args.bootstrap_resamples}: expected 0 (no intervals) or a positive count")
+    return {"n_resamples": args.bootstrap_resamples, "bootstrap_seed": args.bootstrap_seed}
 
 
 def _print_overall(metrics: dict) -> None:
     o = metrics["overall"]
-    print(f"exact_match {o['exact_match']:.4f}  rouge1 {o['rouge1']:.4f}  rougeL {o['rougeL']:.4f}  n {o['n']}"
+    ci = o.get("ci95", {}).get("rougeL")
+    print(f"exact_match {o['exact_match']:.4f}  rouge1 {o['rouge1']:.4f}  rougeL {o['rougeL']:.4f}"
+          + (f" [95% CI {ci[0]:.2f}, {ci[1]:.2f}]" if ci else "") + f"  n {o['n']}"
           f"  tasks {metrics.get('num_tasks')}"
           + (f"  (missing tasks skipped: {metrics['num_missing_tasks']})" if metrics.get("num_missing_tasks") else ""))
 
@@ -86,23 +106,24 @@ def main(argv: list[str] | None = None) -> int:
                 max_decode_length=args.max_decode_length, max_input_length=args.max_input_length,
                 allow_missing_tasks=args.allow_missing_tasks, max_tasks=args.max_tasks,
                 max_per_task=args.max_per_task, gpt2_bpe=args.gpt2_bpe, dtype=args.dtype,
-                num_partitions=args.num_partitions,
+                num_partitions=args.num_partitions, **_resampling(args),
             )
         elif cmd == "score":
             from snitk.eval.evaluate import score_predictions_file
 
-            metrics = score_predictions_file(args.predictions, args.track, args.data_dir, args.output_dir, gpt2_bpe=args.gpt2_bpe)
+            metrics = score_predictions_file(args.predictions, args.track, args.data_dir, args.output_dir,
+                                             gpt2_bpe=args.gpt2_bpe, **_resampling(args))
         elif cmd == "baseline":
             from snitk.eval.baselines import run_baseline
 
             metrics = run_baseline(
                 args.kind, args.track, args.data_dir, args.output_dir, allow_missing_tasks=args.allow_missing_tasks,
-                max_tasks=args.max_tasks, max_per_task=args.max_per_task, gpt2_bpe=args.gpt2_bpe,
+                max_tasks=args.max_tasks, max_per_task=args.max_per_task, gpt2_bpe=args.gpt2_bpe, **_resampling(args),
             )
         else:
             from snitk.eval.compare import compare
 
-            print(compare(args.runs, args.output_dir, labels=args.labels))
+            print(compare(args.runs, args.output_dir, labels=args.labels, alpha=args.alpha, **_resampling(args)))
             return 0
     except SnitkError as exc:
         print(f"error: {exc}", file=sys.stderr)

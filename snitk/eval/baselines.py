@@ -31,6 +31,8 @@ def run_baseline(
     max_tasks: int | None = None,
     max_per_task: int = OFFICIAL_PER_TASK,
     gpt2_bpe: str | None = None,
+    n_resamples: int = 1000,
+    bootstrap_seed: int = 0,
 ) -> dict[str, Any]:
     """Predict with baseline `kind` on the test split of `track`; write and return the metrics."""
     if kind not in KINDS:
@@ -45,4 +47,5 @@ def run_baseline(
             "missing_tasks": test_set.missing,
             "num_missing_tasks": len(test_set.missing),
         },
+        n_resamples=n_resamples, bootstrap_seed=bootstrap_seed,
     )

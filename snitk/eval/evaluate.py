@@ -5,7 +5,9 @@ Outputs in OUTPUT_DIR:
   (``id, Task, Definition, Categories, Instance {id, input, output}, prediction``);
 - ``references.jsonl``: ``id, references, task_id, task_category, track`` (the natural-instructions
   leaderboard script's reference file);
-- ``metrics.json``: ``{"overall", "per_category", "per_task", ...}``; ``report.md``: the tables.
+- ``metrics.json``: ``{"overall", "per_category", "per_task", ...}`` with a 95% bootstrap interval
+  (``ci95``) beside the overall and per-category scores; ``report.md``: the tables;
+- ``instance_scores.jsonl``: every instance's scores (what the intervals and `compare` resample).
 
 Decoding appends finished batches to ``predictions.partial.jsonl``; an interrupted run started again
 with the same output directory decodes only what is missing.
@@ -132,7 +134,20 @@ def score_records(
 
     The category of a task is ``Categories[0]`` of the record, else of its task file in `data_dir`.
     """
-    from snitk.eval.metrics import score_report
+    return score_records_per_instance(records, track, data_dir=data_dir, gpt2_bpe=gpt2_bpe, num_workers=num_workers)[0]
+
+
+def score_records_per_instance(
+    records: Sequence[dict[str, Any]],
+    track: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    gpt2_bpe: str | None = None,
+    num_workers: int | None = None,
+) -> tuple[dict[str, Any], Any]:
+    """`score_records` and the per-instance scores (a `snitk.eval.intervals.InstanceScores`)."""
+    from snitk.eval.intervals import InstanceScores
+    from snitk.eval.metrics import report_from_scores, score_instances
 
     check_track(track)
     corpus = None
@@ -156,10 +171,11 @@ def score_records(
     preds = [str(r["prediction"]) for r in records]
     refs = [list(r["Instance"]["output"]) for r in records]
     tasks = [r["Task"] for r in records]
-    report = score_report(preds, refs, tasks, categories, xlingual=(track == "xlingual"), gpt2_bpe=gpt2_bpe, num_workers=num_workers)
+    scores = score_instances(preds, refs, xlingual=(track == "xlingual"), gpt2_bpe=gpt2_bpe, num_workers=num_workers)
+    report = report_from_scores(scores, tasks, categories)
     report["track"] = track
     report["num_tasks"] = len(report["per_task"])
-    return report
+    return report, InstanceScores.from_records(records, scores, categories)
 
 
 def write_outputs(
@@ -172,15 +188,22 @@ def write_outputs(
     title: str = "Evaluation",
     extra: dict[str, Any] | None = None,
     write_predictions: bool = True,
+    n_resamples: int = 1000,
+    bootstrap_seed: int = 0,
 ) -> dict[str, Any]:
-    """Score `records` and write predictions.jsonl, references.jsonl, metrics.json and report.md."""
+    """Score `records` and write predictions.jsonl, references.jsonl, instance_scores.jsonl, metrics.json
+    and report.md; `n_resamples` bootstrap resamples give the 95% intervals (0: none)."""
+    from snitk.eval.intervals import INSTANCE_SCORES, add_intervals, write_instance_scores
     from snitk.eval.report import render_report
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    metrics = score_records(records, track, data_dir=data_dir, gpt2_bpe=gpt2_bpe)
+    metrics, per_instance = score_records_per_instance(records, track, data_dir=data_dir, gpt2_bpe=gpt2_bpe)
     if extra:
         metrics.update(extra)
+    if n_resamples > 0:
+        add_intervals(metrics, per_instance, n_resamples, bootstrap_seed)
+    write_instance_scores(out / INSTANCE_SCORES, per_instance)
     if write_predictions:
         write_jsonl(out / "predictions.jsonl", records)
     write_jsonl(
@@ -211,6 +234,8 @@ def score_predictions_file(
     output_dir: str | os.PathLike,
     *,
     gpt2_bpe: str | None = None,
+    n_resamples: int = 1000,
+    bootstrap_seed: int = 0,
 ) -> dict[str, Any]:
     """Score any predictions file in the official format and write metrics.json + report.md to output_dir."""
     records = read_predictions(predictions_path)
@@ -221,6 +246,7 @@ def score_predictions_file(
         title=f"Scores of {Path(predictions_path).name} ({track} track)",
         extra={"predictions_file": str(predictions_path)},
         write_predictions=Path(predictions_path).resolve() != (Path(output_dir) / "predictions.jsonl").resolve(),
+        n_resamples=n_resamples, bootstrap_seed=bootstrap_seed,
     )
 
 
@@ -423,12 +449,15 @@ def evaluate(
     dtype: str | None = None,
     num_partitions: int = 1,
     predictor: Any = None,
+    n_resamples: int = 1000,
+    bootstrap_seed: int = 0,
 ) -> dict[str, Any]:
     """Decode the test split of `track` from `checkpoint`, write the outputs, return metrics.json's contents.
 
     `checkpoint` is a checkpoint dir or a MODEL_DIR (its latest checkpoint); `dtype` casts the
     parameters while loading (e.g. "bfloat16"); `num_partitions` > 1 shards the parameters
-    model-parallel (the trainer's logical axis rules); `predictor` replaces the checkpoint (tests).
+    model-parallel (the trainer's logical axis rules); `predictor` replaces the checkpoint (tests);
+    `n_resamples` / `bootstrap_seed` set the 95% intervals (0 resamples: none).
     Multi-host: every process runs this with the same arguments and a shared output dir.
     """
     check_track(track)
@@ -461,6 +490,7 @@ def evaluate(
         output_dir, records, track, data_dir=test_set.data_dir, gpt2_bpe=gpt2_bpe,
         title=f"{Path(str(checkpoint)).name} — {track} track, {encoding}",
         extra={"settings": settings, "missing_tasks": test_set.missing, "num_missing_tasks": len(test_set.missing)},
+        n_resamples=n_resamples, bootstrap_seed=bootstrap_seed,
     )
     (Path(output_dir) / PARTIAL).unlink(missing_ok=True)
     return metrics

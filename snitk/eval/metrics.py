@@ -360,6 +360,13 @@ def score_report(
 ) -> dict[str, Any]:
     """{"overall", "per_category", "per_task"}; each category entry also names its official metric."""
     scores = score_instances(predictions, references, xlingual, gpt2_bpe=gpt2_bpe, num_workers=num_workers)
+    return report_from_scores(scores, tasks, categories)
+
+
+def report_from_scores(
+    scores: Sequence[tuple[float, float, float]], tasks: Sequence[str], categories: Sequence[str]
+) -> dict[str, Any]:
+    """`score_report` of already computed per-instance (exact match, ROUGE-1, ROUGE-L) scores."""
     tasks = [canonical_task_name(t) for t in tasks]
     per_category = group_scores(scores, categories)
     for cat, m in per_category.items():

@@ -22,6 +22,23 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def with_interval(entry: dict[str, Any], metric: str) -> str:
+    """"41.23 [39.80, 42.65]": a score with its 95% interval when metrics.json has one."""
+    ci = entry.get("ci95", {}).get(metric)
+    return f"{entry[metric]:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+def interval_note(metrics: dict[str, Any]) -> str:
+    """How the intervals were computed (from metrics.json's ``bootstrap`` entry); "" when there are none."""
+    b = metrics.get("bootstrap")
+    if not b:
+        return ""
+    return (f"Brackets: {100 * b['confidence']:.0f}% confidence intervals from a {b['method']}, "
+            f"{b['resamples']} resamples, seed {b['seed']}; each resample's score is the micro-average of its "
+            "drawn instances, and the interval is the 2.5th-97.5th percentile of those scores. "
+            "Per-category intervals resample that category's tasks only.")
+
+
 def category_order(categories: list[str]) -> list[str]:
     """The paper's 12 reported categories first (in its order), then the others alphabetically."""
     known = [c for c in CATEGORY_METRICS if c in categories]
@@ -36,7 +53,10 @@ def render_report(metrics: dict[str, Any], title: str = "Evaluation") -> str:
         parts.append(f"Track: **{metrics['track']}** — {metrics.get('num_tasks', len(metrics.get('per_task', {})))} tasks, {o['n']} instances.")
     if metrics.get("num_missing_tasks"):
         parts.append(f"Missing test tasks skipped: {metrics['num_missing_tasks']}.")
-    parts += ["", "## Overall", "", table(["", "EM", "ROUGE-1", "ROUGE-L", "n"], [["all", o["exact_match"], o["rouge1"], o["rougeL"], o["n"]]])]
+    overall = [with_interval(o, m) for m in ("exact_match", "rouge1", "rougeL")]
+    parts += ["", "## Overall", "", table(["", "EM", "ROUGE-1", "ROUGE-L", "n"], [["all", *overall, o["n"]]])]
+    if interval_note(metrics):
+        parts += ["", interval_note(metrics)]
 
     cats = metrics.get("per_category", {})
     if cats:
@@ -44,7 +64,7 @@ def render_report(metrics: dict[str, Any], title: str = "Evaluation") -> str:
         for c in category_order(list(cats)):
             m = cats[c]
             metric = m.get("metric", category_metric(c))
-            rows.append([c, _NAMES[metric], m[metric], m["exact_match"], m["rouge1"], m["rougeL"], m["n"]])
+            rows.append([c, _NAMES[metric], with_interval(m, metric), m["exact_match"], m["rouge1"], m["rougeL"], m["n"]])
         parts += [
             "", "## Per category", "",
             "The official metric of a category is EM for the classification-like categories and ROUGE-L otherwise.", "",
