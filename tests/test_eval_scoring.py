@@ -125,6 +125,7 @@ def test_score_predictions_file_xlingual(tmp_path):
                "--output-dir", str(out), "--gpt2-bpe", str(bpe)])
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
+    assert m["overall"].pop("ci95")["exact_match"] == [0.0, 100.0]  # one right, one wrong
     assert m["overall"] == {"exact_match": 50.0, "rouge1": 50.0, "rougeL": 50.0, "n": 2}
     # category came from the task file (the records have no Categories)
     assert list(m["per_category"]) == ["Title Generation"]
