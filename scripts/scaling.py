@@ -5,13 +5,13 @@ or model size, each run trained and evaluated on the held-out tasks; writes a ta
 Tiny scale:  python scripts/scaling.py --axis tasks --values 8 16 32 64 --gin.TRAIN_STEPS=60
              python scripts/scaling.py --axis instances --values 8 32 100 --gin.TRAIN_STEPS=60
              python scripts/scaling.py --axis size --values t5_1_1_tiny t5_1_1_small --gin.TRAIN_STEPS=60
+             (add --seeds 3 to train every setting with seeds 0, 1, 2: mean, std, 95% CI, fitted slope)
 Full scale (paper): tasks 6..757, instances 8..6400 (or `all`), sizes small..xxl, with a full-scale gin file.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from snitk import experiments as ex
@@ -32,25 +32,13 @@ def binding(axis: str, value: str, track: str, encoding: str) -> str:
     return AXES[axis][0].format(v=value, track=track, encoding=encoding)
 
 
-def plot(axis: str, values: list[str], scores: list[float], path: Path) -> None:
-    plt = ex.pyplot()
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+def x_values(axis: str, values: list[str]) -> list[float]:
+    """The numeric x of each setting (parameters for `size`; NaN for `all`)."""
     if axis == "size":
         from snitk.models.configs import get_preset, num_params
 
-        xs = [num_params(get_preset(v)) for v in values]
-    else:
-        xs = [float("nan") if v == "all" else float(v) for v in values]
-    ax.plot(xs, scores, marker="o")
-    for x, y, v in zip(xs, scores, values):
-        if not math.isnan(x):
-            ax.annotate(v, (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
-    ax.set_xscale("log")
-    ax.set(xlabel=AXES[axis][1] + (" (parameters)" if axis == "size" else ""), ylabel="ROUGE-L",
-           title=f"scaling: {AXES[axis][1]}")
-    ax.grid(alpha=0.3)
-    ex.save_figure(fig, path)
+        return [float(num_params(get_preset(v))) for v in values]
+    return [float("nan") if v == "all" else float(v) for v in values]
 
 
 def main() -> None:
@@ -65,23 +53,32 @@ def main() -> None:
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--max-decode-length", type=int, default=32)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--seeds", type=int, default=1, help="runs per setting (gin SEED = 0..N-1; default 1)")
     args, unknown = p.parse_known_args()
     out = args.out or Path("runs") / f"scaling_{args.axis}"
     bindings = args.gin + [u[len("--gin."):] for u in unknown if u.startswith("--gin.")]
     if args.data_dir:
         bindings.append(ex.data_dir_binding(args.data_dir))
-    scores = []
+    summaries = []
     for value in args.values:
-        run_dir = out / f"{args.axis}_{value}"
-        model_dir = ex.train(run_dir / "model", args.gin_file or ["experiments/demo_cpu.gin"],
-                             [*bindings, f"MIXTURE_OR_TASK_NAME = 'snitk_{args.track}_{args.encoding}'",
-                              binding(args.axis, value, args.track, args.encoding)])
-        scores.append(ex.evaluate(model_dir, run_dir / "eval", track=args.track, encoding=args.encoding,
-                                  data_dir=args.data_dir, max_decode_length=args.max_decode_length)["overall"]["rougeL"])
-    text = f"# Scaling: {AXES[args.axis][1]}\n\n" + ex.markdown_table([args.axis, "ROUGE-L"], zip(args.values, scores))
+        models = ex.train_seeds(out / f"{args.axis}_{value}", args.seeds, args.gin_file or ["experiments/demo_cpu.gin"],
+                                [*bindings, f"MIXTURE_OR_TASK_NAME = 'snitk_{args.track}_{args.encoding}'",
+                                 binding(args.axis, value, args.track, args.encoding)])
+        summaries.append(ex.evaluate_seeds(models, "eval", track=args.track, encoding=args.encoding,
+                                           data_dir=args.data_dir, max_decode_length=args.max_decode_length))
+    xs = x_values(args.axis, args.values)
+    trend = ex.loglinear_trend(xs, summaries)
+    text = (f"# Scaling: {AXES[args.axis][1]}\n\n" + ex.seeds_note(args.seeds)
+            + "\n" + ex.markdown_table([args.axis, "ROUGE-L"], [(v, s.cell()) for v, s in zip(args.values, summaries)])
+            + (f"\n{trend.describe()}\n" if trend else ""))
     write_text(out / "scaling.md", text)
-    write_json(out / "scaling.json", {"axis": args.axis, "values": args.values, "rougeL": scores})
-    plot(args.axis, args.values, scores, out / "scaling.png")
+    write_json(out / "scaling.json", {"axis": args.axis, "values": args.values, "seeds": args.seeds,
+                                      "rougeL": [s.mean for s in summaries],
+                                      "summary": [s.as_json() for s in summaries],
+                                      "fit": None if trend is None else trend.__dict__})
+    ex.scaling_plot(xs, args.values, summaries, out / "scaling.png", trend=trend,
+                    xlabel=AXES[args.axis][1] + (" (parameters)" if args.axis == "size" else ""),
+                    title=f"scaling: {AXES[args.axis][1]}")
     print(text)
 
 

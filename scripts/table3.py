@@ -5,6 +5,8 @@ Each `--system NAME=PATH` is a checkpoint (decoded here with `snitk.eval`) or an
 predictions file (scored here), optionally per track as `NAME=default:PATH,xlingual:PATH`.
 
 Tiny scale (demo corpus, the demo model):  python scripts/table3.py --system tk-tiny=runs/demo/model --out runs/table3
+Several seeds: `--seeds 3 --system tk=runs/tk_seed{seed}/model` scores the checkpoints of seeds 0, 1, 2 (a path
+without `{seed}` is one run); cells give mean ± std [95% CI over seeds x instances]; also writes table3.png.
 Full scale: python scripts/table3.py --data-dir natural-instructions --system Tk-Instruct-11B=ckpt/tk11b ...
 Paper (ROUGE-L, En / X-lingual): copy_input 14.20 / 5.44, copy_demo 28.54 / 50.31, Tk-Instruct 11B 62.0 / -,
 mTk-Instruct 13B 57.1 / 66.1.
@@ -58,22 +60,32 @@ def main() -> None:
     p.add_argument("--encoding", default="def_pos2")
     p.add_argument("--max-decode-length", type=int, default=128)
     p.add_argument("--out", type=Path, default=Path("runs/table3"))
+    p.add_argument("--seeds", type=int, default=1, help="runs per system whose PATH contains {seed} (seeds 0..N-1)")
     args = p.parse_args()
-    rows: dict[str, dict[str, float]] = {}
-    for kind in ("copy_input", "copy_demo"):
-        rows[kind] = {t: ex.baseline(kind, args.out / t / kind, track=t, data_dir=args.data_dir)["overall"]["rougeL"]
-                      for t in args.tracks}
+    rows: dict[str, dict[str, ex.SeedSummary]] = {}
+    for kind in ("copy_input", "copy_demo"):  # deterministic: one run, instance-level interval
+        for t in args.tracks:
+            ex.baseline(kind, args.out / t / kind, track=t, data_dir=args.data_dir)
+        rows[kind] = {t: ex.summarize_seeds([args.out / t / kind]) for t in args.tracks}
     for spec in args.system:
         name, paths = parse_system(spec)
-        rows[name] = {t: score_system(paths[t], args.out / t / name, t, args)["overall"]["rougeL"]
-                      for t in args.tracks if t in paths}
+        rows[name] = {}
+        for t in (t for t in args.tracks if t in paths):
+            runs = ex.seed_runs(args.out / t / name, args.seeds if "{seed}" in str(paths[t]) else 1)
+            for seed, out in runs:
+                score_system(Path(str(paths[t]).replace("{seed}", str(seed))), out, t, args)
+            rows[name][t] = ex.summarize_seeds([out for _, out in runs])
     header = ["method", *(f"ROUGE-L {t}" for t in args.tracks), *(f"paper {t}" for t in args.tracks)]
-    table = [[name, *(r.get(t, "-") for t in args.tracks),
+    table = [[name, *(r[t].cell() if t in r else "-" for t in args.tracks),
               *(PAPER[name][TRACKS.index(t)] if name in PAPER else "-" for t in args.tracks)]
              for name, r in rows.items()]
-    text = "# Table 3: main results (ROUGE-L)\n\n" + ex.markdown_table(header, table)
+    text = "# Table 3: main results (ROUGE-L)\n\n" + ex.seeds_note(args.seeds) + "\n" + ex.markdown_table(header, table)
     write_text(args.out / "table3.md", text)
-    write_json(args.out / "table3.json", rows)
+    write_json(args.out / "table3.json", {"seeds": args.seeds,
+                                          "rougeL": {name: {t: s.mean for t, s in r.items()} for name, r in rows.items()},
+                                          "summary": {name: {t: s.as_json() for t, s in r.items()} for name, r in rows.items()}})
+    ex.bar_chart(list(rows), {t: [r.get(t) for r in rows.values()] for t in args.tracks}, args.out / "table3.png",
+                 title="Table 3: ROUGE-L on the held-out tasks")
     print(text)
 
 
