@@ -61,10 +61,11 @@ def main() -> None:
     matrix = [[s.mean for s in row] for row in summaries]
     text = "# Instruction-element ablation (ROUGE-L; rows: training encoding, columns: evaluation encoding)\n\n"
     text += ex.seeds_note(args.seeds) + "\n"
-    text += ex.markdown_table(["train \\ eval", *evals], [[t, *(s.cell() for s in row)] for t, row in zip(args.train_encodings, summaries)])
+    text += ex.markdown_table(["train \\ eval", *evals],
+                              [[t, *(s.cell() for s in row)] for t, row in zip(args.train_encodings, summaries)])
     write_text(args.out / "ablation.md", text)
-    write_json(args.out / "ablation.json", {"train": args.train_encodings, "eval": evals, "rougeL": matrix, "seeds": args.seeds,
-                                            "summary": [[s.as_json() for s in row] for row in summaries]})
+    write_json(args.out / "ablation.json", {"train": args.train_encodings, "eval": evals, "rougeL": matrix,
+                                            "seeds": args.seeds, "summary": [[s.as_json() for s in row] for row in summaries]})
     heatmap(matrix, args.train_encodings, evals, args.out / "ablation.png")
     ex.bar_chart(args.train_encodings, {ev: [row[j] for row in summaries] for j, ev in enumerate(evals)},
                  args.out / "ablation_bars.png", title="ROUGE-L by training (groups) and evaluation (bars) encoding")

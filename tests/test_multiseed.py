@@ -33,7 +33,11 @@ def test_seed_runs_layout_and_bindings(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="--seeds 0"):
         ex.seed_runs(tmp_path, 0)
     calls = []
-    monkeypatch.setattr(ex, "train", lambda model_dir, gin_files, bindings=(): calls.append((model_dir, list(bindings))) or model_dir)
+    def fake_train(model_dir, gin_files, bindings=()):
+        calls.append((model_dir, list(bindings)))
+        return model_dir
+
+    monkeypatch.setattr(ex, "train", fake_train)
     runs = ex.train_seeds(tmp_path / "r", 2, ["x.gin"], ["A = 1"])
     assert [m for _, m in runs] == [tmp_path / "r" / "seed0" / "model", tmp_path / "r" / "seed1" / "model"]
     assert [c[1] for c in calls] == [["A = 1", "SEED = 0"], ["A = 1", "SEED = 1"]]
@@ -57,8 +61,8 @@ def test_loglinear_trend_recovers_a_known_slope_and_plots(tmp_path):
     xs, slope = [8.0, 32.0, 128.0, 512.0], 0.05  # 5 points per 10x
     summaries = []
     for x in xs:
-        dirs = [fake_eval(tmp_path / f"x{int(x)}_s{k}", np.clip(0.3 + slope * np.log10(x) + rng.normal(0, 0.05, len(TASKS)), 0, 1))
-                for k in range(2)]
+        mean = 0.3 + slope * np.log10(x)
+        dirs = [fake_eval(tmp_path / f"x{int(x)}_s{k}", np.clip(mean + rng.normal(0, 0.05, len(TASKS)), 0, 1)) for k in range(2)]
         summaries.append(ex.summarize_seeds(dirs, n_resamples=400))
     trend = ex.loglinear_trend([*xs, float("nan")], [*summaries, summaries[0]])  # NaN x ("all") is left out
     assert trend.slope == pytest.approx(100 * slope, abs=1.0)

@@ -143,7 +143,8 @@ def render(labels: Sequence[str], rows: list[dict[str, Any]], tests: list[Paired
            alpha: float) -> str:
     """comparison.md: scores with intervals, then the paired differences."""
     md = ["# Comparison", "", "## Scores (95% confidence intervals)", "",
-          table(["group", "metric", *labels], [[r["group"], _NAMES[r["metric"]], *map(_cell, r["scores"], r["ci95"])] for r in rows])]
+          table(["group", "metric", *labels],
+                [[r["group"], _NAMES[r["metric"]], *map(_cell, r["scores"], r["ci95"])] for r in rows])]
     if tests:
         md += ["", "## Paired differences", "",
                f"Difference = first run minus second, in points. Interval and p-value from a paired {METHOD}: "
@@ -174,7 +175,8 @@ def compare(runs: Sequence[str | os.PathLike], output_dir: str | os.PathLike, la
     write_text(out / "comparison.md", md)
     write_json(out / "comparison.json", {
         "runs": [str(r) for r in runs], "labels": labels, "scores": rows, "paired": [asdict(t) for t in tests],
-        "bootstrap": {"method": METHOD, "resamples": n_resamples, "seed": bootstrap_seed, "alpha": alpha, "correction": "holm"},
+        "bootstrap": {"method": METHOD, "resamples": n_resamples, "seed": bootstrap_seed, "alpha": alpha,
+                      "correction": "holm"},
     })
     plot(rows, labels, out / "per_category.png")
     return md

@@ -35,10 +35,12 @@ class InstanceScores:
     scores: np.ndarray  # (N, 3) in METRICS order
 
     @classmethod
-    def from_records(cls, records: Sequence[dict[str, Any]], scores: Sequence[Sequence[float]], categories: Sequence[str]) -> "InstanceScores":
+    def from_records(cls, records: Sequence[dict[str, Any]], scores: Sequence[Sequence[float]],
+                     categories: Sequence[str]) -> "InstanceScores":
         """From prediction records (official format), their scores and their categories."""
         ids = [str(r.get("id", r["Instance"].get("id"))) for r in records]
-        return cls([r["Task"] for r in records], ids, list(categories), np.asarray(scores, dtype=np.float64).reshape(-1, len(METRICS)))
+        matrix = np.asarray(scores, dtype=np.float64).reshape(-1, len(METRICS))
+        return cls([r["Task"] for r in records], ids, list(categories), matrix)
 
     def keys(self) -> list[tuple[str, str]]:
         return list(zip(self.tasks, self.ids))
@@ -66,7 +68,8 @@ def read_instance_scores(path: str | os.PathLike) -> InstanceScores:
     for lineno, row in iter_jsonl(path):
         for key in ("id", "task", "category", *METRICS):
             if key not in row:
-                raise DataError(path, f"line {lineno}: {key}", "per-instance record with id, task, category, exact_match, rouge1, rougeL")
+                raise DataError(path, f"line {lineno}: {key}",
+                                "per-instance record with id, task, category, exact_match, rouge1, rougeL")
         tasks.append(row["task"])
         ids.append(str(row["id"]))
         cats.append(row["category"])
@@ -76,11 +79,13 @@ def read_instance_scores(path: str | os.PathLike) -> InstanceScores:
     return InstanceScores(tasks, ids, cats, np.asarray(rows))
 
 
-def interval(table: InstanceScores, name: str, n_resamples: int, seed: int, confidence: float = CONFIDENCE) -> dict[str, list[float]]:
+def interval(table: InstanceScores, name: str, n_resamples: int, seed: int,
+             confidence: float = CONFIDENCE) -> dict[str, list[float]]:
     """{metric: [lower, upper]} (x 100) of `table`'s micro-averages; the generator is seeded by (seed, name)."""
     dist = bootstrap_means(table.scores, table.tasks, n_resamples, rng_for(seed, name))
     lo, hi = percentile_interval(dist, confidence)
-    return {m: [round(100 * float(a), OFFICIAL_DECIMALS), round(100 * float(b), OFFICIAL_DECIMALS)] for m, a, b in zip(METRICS, lo, hi)}
+    pct = lambda v: round(100 * float(v), OFFICIAL_DECIMALS)  # noqa: E731
+    return {m: [pct(a), pct(b)] for m, a, b in zip(METRICS, lo, hi)}
 
 
 def group_name(category: str | None) -> str:
