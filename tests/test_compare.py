@@ -87,6 +87,11 @@ def test_compare_paired_differences_with_holm(data_dir, tmp_path):
     ci_metrics = json.loads((data_dir / "ci" / "metrics.json").read_text())
     assert scores["overall", "rougeL"]["ci95"][0] == ci_metrics["overall"]["ci95"]["rougeL"]  # as in metrics.json
 
+    # 100 resamples: p >= 2/101, times 12 tests after Holm > 0.05 -- nothing can be significant, and it says so
+    assert main(["compare", *runs, "--bootstrap-resamples", "100", "--output-dir", str(tmp_path / "few")]) == 0
+    assert not any(t["significant"] for t in json.loads((tmp_path / "few" / "comparison.json").read_text())["paired"])
+    assert "--bootstrap-resamples 480" in (tmp_path / "few" / "comparison.md").read_text()
+
     # without instance_scores.jsonl the runs' predictions.jsonl are rescored: same tests
     (data_dir / "ci" / "instance_scores.jsonl").unlink()
     assert main(["compare", *runs, "--labels", "A", "A2", "P", "--output-dir", str(tmp_path / "cmp2")]) == 0

@@ -150,10 +150,18 @@ def paired_bootstrap(
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"a and b: per-instance scores of the same instances, got shapes {a.shape} and {b.shape}")
     dist = bootstrap_means(np.stack([a, b], axis=1), groups, n_resamples, rng)
-    diffs = dist[:, 0] - dist[:, 1]
-    observed = micro_mean(a) - micro_mean(b)
+    return paired_result(micro_mean(a) - micro_mean(b), dist[:, 0] - dist[:, 1], confidence)
+
+
+def paired_result(observed: float, diffs: np.ndarray, confidence: float = CONFIDENCE) -> PairedResult:
+    """A `PairedResult` from the observed difference and its resampled differences (same resamples)."""
     lo, hi = percentile_interval(diffs, confidence)
     return PairedResult(float(observed), float(lo), float(hi), two_sided_p(diffs))
+
+
+def min_resamples_for(n_tests: int, alpha: float) -> int:
+    """Fewest resamples whose smallest p-value, 2 / (B + 1), stays significant after Holm over `n_tests`."""
+    return int(np.ceil(2 * n_tests / alpha))
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

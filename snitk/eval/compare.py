@@ -8,6 +8,7 @@ each output directory, or (for outputs written before it existed) its ``predicti
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass
 from itertools import combinations
@@ -17,12 +18,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from snitk.atomic import atomic_open, write_json, write_text
-from snitk.errors import DataError
-from snitk.eval.bootstrap import DEFAULT_RESAMPLES, holm, paired_bootstrap, rng_for
+from snitk.errors import ConfigError, DataError
+from snitk.eval.bootstrap import (
+    DEFAULT_RESAMPLES, bootstrap_means, holm, micro_mean, min_resamples_for, paired_result, rng_for,
+)
 from snitk.eval.intervals import INSTANCE_SCORES, METHOD, InstanceScores, group_name, interval, read_instance_scores
 from snitk.eval.metrics import METRICS, category_metric
 from snitk.eval.report import category_order, table
 
+log = logging.getLogger(__name__)
 _NAMES = {"exact_match": "EM", "rouge1": "ROUGE-1", "rougeL": "ROUGE-L"}
 
 
@@ -109,9 +113,11 @@ def paired_tests(labels: Sequence[str], tables: Sequence[InstanceScores], n_resa
         mask = np.ones(len(cats), bool) if cat is None else cats == cat
         tasks = [t for t, keep in zip(base.tasks, mask) if keep]
         col = METRICS.index(metric)
+        systems = np.stack([t.scores[mask, col] for t in tables], axis=1)  # (instances, runs): one resampling
+        dist = bootstrap_means(systems, tasks, n_resamples, rng_for(seed, "paired:" + group_name(cat)))
+        observed = micro_mean(systems)
         for i, j in combinations(range(len(tables)), 2):
-            res = paired_bootstrap(tables[i].scores[mask, col], tables[j].scores[mask, col], tasks, n_resamples,
-                                   rng_for(seed, "paired:" + group_name(cat)))
+            res = paired_result(observed[i] - observed[j], dist[:, i] - dist[:, j])
             rows.append(PairedRow(cat or "overall", metric, labels[i], labels[j], 100 * res.difference,
                                   100 * res.lower, 100 * res.upper, res.p_value))
     adjusted = holm([r.p_value for r in rows])
@@ -139,6 +145,14 @@ def _cell(score: Any, ci: Sequence[float] | None) -> str:
     return f"{score:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
 
+def _resolution_note(n_tests: int, n_resamples: int, alpha: float) -> str:
+    need = min_resamples_for(n_tests, alpha)
+    if n_resamples >= need:
+        return ""
+    return (f" **Too few resamples:** the smallest p-value {n_resamples} resamples can give, 2/{n_resamples + 1}, "
+            f"is not significant after Holm over {n_tests} tests; rerun with --bootstrap-resamples {need} or more.")
+
+
 def render(labels: Sequence[str], rows: list[dict[str, Any]], tests: list[PairedRow], n_resamples: int, seed: int,
            alpha: float) -> str:
     """comparison.md: scores with intervals, then the paired differences."""
@@ -150,7 +164,8 @@ def render(labels: Sequence[str], rows: list[dict[str, Any]], tests: list[Paired
                f"Difference = first run minus second, in points. Interval and p-value from a paired {METHOD}: "
                f"both runs are scored on the same {n_resamples} resamples (seed {seed}); p is two-sided "
                f"(twice the smaller share of resampled differences on either side of 0, +1 corrected). "
-               f"Holm's correction runs over all {len(tests)} tests; **yes** = significant at {alpha} after it.", "",
+               f"Holm's correction runs over all {len(tests)} tests; **yes** = significant at {alpha} after it."
+               + _resolution_note(len(tests), n_resamples, alpha), "",
                table(["group", "metric", "runs", "difference", "95% CI", "p", "p (Holm)", "significant"],
                      [[t.group, _NAMES[t.metric], f"{t.a} − {t.b}", f"{t.difference:+.2f}",
                        f"[{t.lower:+.2f}, {t.upper:+.2f}]", f"{t.p_value:.4f}", f"{t.p_holm:.4f}",
@@ -165,10 +180,13 @@ def compare(runs: Sequence[str | os.PathLike], output_dir: str | os.PathLike, la
     metrics = [load_run(r) for r in runs]
     labels = list(labels) if labels else [run_label(r) for r in runs]
     if len(labels) != len(runs):
-        raise DataError("--labels", None, f"one label per run ({len(runs)}), got {len(labels)}")
+        raise ConfigError(f"--labels: one label per run ({len(runs)}), got {len(labels)}")
     tables = align([load_instance_scores(r, m) for r, m in zip(runs, metrics)], runs)
     rows = score_rows(metrics, tables, n_resamples, bootstrap_seed)
     tests = paired_tests(labels, tables, n_resamples, bootstrap_seed, alpha) if n_resamples and len(runs) > 1 else []
+    if tests and n_resamples < min_resamples_for(len(tests), alpha):
+        log.warning("%d resamples cannot reach p <= %g after Holm over %d tests; use --bootstrap-resamples %d",
+                    n_resamples, alpha, len(tests), min_resamples_for(len(tests), alpha))
     md = render(labels, rows, tests, n_resamples, bootstrap_seed, alpha)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
