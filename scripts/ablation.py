@@ -58,7 +58,7 @@ def main() -> None:
                                 [*bindings, f"MIXTURE_OR_TASK_NAME = 'snitk_{args.track}_{enc}'"], model_subdir="")
         summaries.append([ex.evaluate_seeds(models, f"eval_{ev}", track=args.track, encoding=ev, data_dir=args.data_dir,
                                             max_decode_length=args.max_decode_length) for ev in evals])
-    matrix = [[s.mean for s in row] for row in summaries]
+    matrix = [[round(s.mean, 4) for s in row] for row in summaries]
     text = "# Instruction-element ablation (ROUGE-L; rows: training encoding, columns: evaluation encoding)\n\n"
     text += ex.seeds_note(args.seeds) + "\n"
     text += ex.markdown_table(["train \\ eval", *evals],

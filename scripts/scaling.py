@@ -73,7 +73,7 @@ def main() -> None:
             + (f"\n{trend.describe()}\n" if trend else ""))
     write_text(out / "scaling.md", text)
     write_json(out / "scaling.json", {"axis": args.axis, "values": args.values, "seeds": args.seeds,
-                                      "rougeL": [s.mean for s in summaries],
+                                      "rougeL": [round(s.mean, 4) for s in summaries],
                                       "summary": [s.as_json() for s in summaries],
                                       "fit": None if trend is None else trend.__dict__})
     ex.scaling_plot(xs, args.values, summaries, out / "scaling.png", trend=trend,

@@ -82,7 +82,7 @@ def main() -> None:
     text = "# Table 3: main results (ROUGE-L)\n\n" + ex.seeds_note(args.seeds) + "\n" + ex.markdown_table(header, table)
     write_text(args.out / "table3.md", text)
     write_json(args.out / "table3.json", {"seeds": args.seeds,
-                                          "rougeL": {name: {t: s.mean for t, s in r.items()} for name, r in rows.items()},
+                                          "rougeL": {name: {t: round(s.mean, 4) for t, s in r.items()} for name, r in rows.items()},
                                           "summary": {name: {t: s.as_json() for t, s in r.items()} for name, r in rows.items()}})
     ex.bar_chart(list(rows), {t: [r.get(t) for r in rows.values()] for t in args.tracks}, args.out / "table3.png",
                  title="Table 3: ROUGE-L on the held-out tasks")

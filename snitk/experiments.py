@@ -163,8 +163,9 @@ class SeedSummary:
         return f"{self.mean:.2f}{spread} [{self.lower:.2f}, {self.upper:.2f}]"
 
     def as_json(self) -> dict:
-        return {"mean": self.mean, "std": None if math.isnan(self.std) else self.std, "ci95": [self.lower, self.upper],
-                "per_seed": self.values}
+        r = lambda v: round(float(v), 4)  # noqa: E731  (the official scores' precision)
+        return {"mean": r(self.mean), "std": None if math.isnan(self.std) else r(self.std),
+                "ci95": [r(self.lower), r(self.upper)], "per_seed": self.values}
 
 
 def summarize_seeds(eval_dirs: Sequence[Path], metric: str = "rougeL", n_resamples: int = DEFAULT_RESAMPLES,
@@ -177,6 +178,7 @@ def summarize_seeds(eval_dirs: Sequence[Path], metric: str = "rougeL", n_resampl
     """
     from snitk.eval.bootstrap import percentile_interval, rng_for, seed_bootstrap_means
     from snitk.eval.compare import align, load_instance_scores, load_run
+    from snitk.eval.intervals import group_name
     from snitk.eval.metrics import METRICS
 
     runs = [load_run(d) for d in eval_dirs]
@@ -184,7 +186,8 @@ def summarize_seeds(eval_dirs: Sequence[Path], metric: str = "rougeL", n_resampl
     tables = align([load_instance_scores(d, m) for d, m in zip(eval_dirs, runs)], list(eval_dirs))
     col = METRICS.index(metric)
     stacked = np.stack([t.scores[:, col] for t in tables])  # (seeds, instances)
-    dist = 100 * seed_bootstrap_means(stacked, tables[0].tasks, n_resamples, rng_for(bootstrap_seed, "seeds"))
+    # the generator of metrics.json's overall interval: a single seed gets exactly that interval
+    dist = 100 * seed_bootstrap_means(stacked, tables[0].tasks, n_resamples, rng_for(bootstrap_seed, group_name(None)))
     lo, hi = percentile_interval(dist)
     std = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
     return SeedSummary(values, float(np.mean(values)), std, float(lo), float(hi), dist)
