@@ -32,7 +32,7 @@ def _common(p: argparse.ArgumentParser, *, output: bool = True) -> None:
 
 def _bootstrap(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap-resamples", type=int, default=1000, metavar="N",
-                   help="bootstrap resamples for the 95%% intervals (default 1000; 0: no intervals)")
+                   help="bootstrap resamples for the 95%% intervals and paired tests (default 1000; 0: none)")
     p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="seed of the bootstrap (default 0)")
 
 
@@ -66,7 +66,7 @@ def build_parser(cmd: str) -> argparse.ArgumentParser:
         _selection(p)
     elif cmd == "compare":
         p.add_argument("runs", nargs="+", help="output dirs (or metrics.json files) of evaluate/score/baseline")
-        p.add_argument("--output-dir", default="comparison", help="where comparison.md and per_category.png go")
+        p.add_argument("--output-dir", default="comparison", help="where comparison.md, comparison.json and per_category.png go")
         p.add_argument("--labels", nargs="*", default=None, help="column labels (default: the dir names)")
         p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm's correction (default 0.05)")
         _bootstrap(p)
