@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 
@@ -12,6 +13,26 @@ COMMANDS = {
     "eval": ("snitk.eval.__main__", "decode held-out tasks and score them with the official protocol"),
     "demo": ("snitk.demo.run", "the main job: train, evaluate and report on the bundled demo corpus"),
 }
+
+
+def path_arg(text: str) -> str:
+    """argparse type of every path flag: relative paths become absolute (``snitk.paths.resolve``)."""
+    from snitk.paths import resolve
+
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return str(resolve(text))
+
+
+def positive_int(text: str) -> int:
+    """argparse type of counts and budgets: an integer >= 1 (negative or zero values are rejected)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def _usage() -> str:

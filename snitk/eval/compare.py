@@ -21,9 +21,12 @@ def load_run(run: str | os.PathLike) -> dict[str, Any]:
         path = path / "metrics.json"
     if not path.is_file():
         raise DataError(path, None, "metrics.json written by `python -m snitk.eval` (evaluate, score or baseline)")
-    with open(path, encoding="utf-8") as f:
-        metrics = json.load(f)
-    if "overall" not in metrics:
+    try:
+        with open(path, encoding="utf-8") as f:
+            metrics = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(path, None, f"a complete metrics.json (truncated or not JSON: {exc})") from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("overall"), dict):
         raise DataError(path, "overall", "an object with exact_match, rouge1, rougeL, n")
     return metrics
 

@@ -86,6 +86,9 @@ def load_test_set(
     for task in corpus.test_tasks(max_per_task=max_per_task, allow_missing=True):
         if max_tasks is not None and len(tasks) >= max_tasks:
             break
+        if not task.instances:
+            raise DataError(corpus.task_path(task.name), "Instances", "at least one instance (a test task without "
+                            "instances cannot be scored; remove it from the test split or add instances)")
         tasks.append(task)
     return TestSet(track, root, tasks, missing)
 
@@ -135,6 +138,8 @@ def score_records(
     from snitk.eval.metrics import score_report
 
     check_track(track)
+    if not records:
+        raise DataError(data_dir or "the test set", None, "at least one instance to score (n=0 is not a metric)")
     corpus = None
     cats: dict[str, str] = {}
     categories = []
@@ -204,24 +209,12 @@ def write_outputs(
     return metrics
 
 
-def score_predictions_file(
-    predictions_path: str | os.PathLike,
-    track: str,
-    data_dir: str | os.PathLike | None,
-    output_dir: str | os.PathLike,
-    *,
-    gpt2_bpe: str | None = None,
-) -> dict[str, Any]:
-    """Score any predictions file in the official format and write metrics.json + report.md to output_dir."""
-    records = read_predictions(predictions_path)
-    if not records:
-        raise DataError(predictions_path, None, "at least one prediction record")
-    return write_outputs(
-        output_dir, records, track, data_dir=data_dir, gpt2_bpe=gpt2_bpe,
-        title=f"Scores of {Path(predictions_path).name} ({track} track)",
-        extra={"predictions_file": str(predictions_path)},
-        write_predictions=Path(predictions_path).resolve() != (Path(output_dir) / "predictions.jsonl").resolve(),
-    )
+def score_predictions_file(predictions_path: str | os.PathLike, track: str, data_dir: str | os.PathLike | None,
+                           output_dir: str | os.PathLike, **kw: Any) -> dict[str, Any]:
+    """Score a predictions file against the data dir's test set (see ``snitk.eval.predictions``)."""
+    from snitk.eval.predictions import score_predictions_file as score
+
+    return score(predictions_path, track, data_dir, output_dir, **kw)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -271,6 +264,10 @@ class CheckpointPredictor:
             model = EncoderDecoderModel(load_config(checkpoint))
             specs = self.partitioner.param_specs(params_metadata(checkpoint), model.param_logical_axes())
             config, params = load_model(checkpoint, shardings=self.partitioner.to_shardings(specs), dtype=dtype)
+            if hasattr(self.vocab, "base_size"):
+                from snitk.vocab import check_model_vocab
+
+                check_model_vocab(self.vocab, config.vocab_size, checkpoint)
         self.config = config
         self.model = EncoderDecoderModel(config)
         n_data = self.partitioner.axis_sizes["data"]

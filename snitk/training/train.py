@@ -110,8 +110,14 @@ def dry_run(parts: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ training
+class Preempted(SnitkError):
+    """SIGTERM stopped training after saving a checkpoint; the CLI exits 143 so schedulers requeue."""
+
+    exit_code = 143
+
+
 class _Preemption:
-    """SIGTERM -> finish the current step, save, exit 0."""
+    """SIGTERM -> finish the current step, save, raise Preempted (exit 143)."""
 
     def __init__(self) -> None:
         self.requested = False
@@ -191,35 +197,39 @@ def train_loop(parts: dict[str, Any]) -> Path:
     log.info("process %d of %d (%d local devices); %s; model %s", jax.process_index(), jax.process_count(),
              jax.local_device_count(), partitioner.describe(), cfg)
     ckpt = TrainCheckpointer(model_dir, keep=tc.keep_checkpoints, async_save=tc.async_checkpointing)
-    latest = ckpt.latest_step()
-    metrics_path = model_dir / "metrics.jsonl"
-    if latest is not None:
-        state, saved_cfg, train_state = ckpt.restore(trainer.abstract_state(), latest)
-        if saved_cfg != cfg.to_dict():
-            raise CheckpointError(f"{model_dir}/checkpoint_{latest}/model_config differs from the configured model")
-        data_position = int(train_state.get("data_position", latest))
-        for key, now in (("mixture_or_task_name", tc.mixture_or_task_name), ("batch_size", tc.batch_size),
-                         ("task_feature_lengths", dict(tc.task_feature_lengths)), ("seed", tc.seed)):
-            if key in train_state and train_state[key] != now:
-                log.warning("resuming with %s=%r but checkpoint_%d was trained with %r: the data order will "
-                            "differ from an uninterrupted run", key, now, latest, train_state[key])
-        log.info("restored %s/checkpoint_%d (data position %d)", model_dir, latest, data_position)
-        if is_main:
-            _truncate_metrics(metrics_path, latest)
-    elif tc.init_checkpoint:
-        from snitk.models.checkpoint import load_config
+    try:  # an error before the training loop must still close the checkpoint manager
+        latest, restored = ckpt.restore_latest(trainer.abstract_state())
+        metrics_path = model_dir / "metrics.jsonl"
+        if latest is not None:
+            state, saved_cfg, train_state = restored
+            if saved_cfg != cfg.to_dict():
+                raise CheckpointError(f"{model_dir}/checkpoint_{latest}/model_config differs from the configured model")
+            data_position = int(train_state.get("data_position", latest))
+            for key, now in (("mixture_or_task_name", tc.mixture_or_task_name), ("batch_size", tc.batch_size),
+                             ("task_feature_lengths", dict(tc.task_feature_lengths)), ("seed", tc.seed)):
+                if key in train_state and train_state[key] != now:
+                    log.warning("resuming with %s=%r but checkpoint_%d was trained with %r: the data order will "
+                                "differ from an uninterrupted run", key, now, latest, train_state[key])
+            log.info("restored %s/checkpoint_%d (data position %d)", model_dir, latest, data_position)
+            if is_main:
+                _truncate_metrics(metrics_path, latest)
+        elif tc.init_checkpoint:
+            from snitk.models.checkpoint import load_config
 
-        init_cfg = load_config(tc.init_checkpoint)
-        for field in ("vocab_size", "emb_dim", "num_heads", "head_dim", "mlp_dim", "num_encoder_layers", "num_decoder_layers"):
-            if getattr(init_cfg, field) != getattr(cfg, field):
-                raise CheckpointError(f"{tc.init_checkpoint}: model_config.{field}={getattr(init_cfg, field)} "
-                                      f"but the configured model has {getattr(cfg, field)}")
-        _, params = load_init_params(tc.init_checkpoint, trainer.param_shardings, dtype=cfg.param_dtype)
-        state = trainer.state_from_params(params)
-        data_position = 0
-    else:
-        state = trainer.init_state(tc.seed)
-        data_position = 0
+            init_cfg = load_config(tc.init_checkpoint)
+            for field in ("vocab_size", "emb_dim", "num_heads", "head_dim", "mlp_dim", "num_encoder_layers", "num_decoder_layers"):
+                if getattr(init_cfg, field) != getattr(cfg, field):
+                    raise CheckpointError(f"{tc.init_checkpoint}: model_config.{field}={getattr(init_cfg, field)} "
+                                          f"but the configured model has {getattr(cfg, field)}")
+            _, params = load_init_params(tc.init_checkpoint, trainer.param_shardings, dtype=cfg.param_dtype)
+            state = trainer.state_from_params(params)
+            data_position = 0
+        else:
+            state = trainer.init_state(tc.seed)
+            data_position = 0
+    except BaseException:
+        ckpt.close()
+        raise
     start = int(jax.device_get(state["step"]))
     if tc.eval_hook is not None and hasattr(tc.eval_hook, "bind_config"):
         tc.eval_hook.bind_config(cfg)
@@ -292,6 +302,9 @@ def train_loop(parts: dict[str, Any]) -> Path:
         if writer is not None:
             writer.flush()
         ckpt.close()
+    if step < tc.train_steps:
+        raise Preempted(f"SIGTERM: stopped at step {step} of {tc.train_steps} after saving checkpoint_{step} "
+                        f"in {model_dir}; rerun the same command to resume")
     return model_dir
 
 
@@ -321,6 +334,9 @@ def run(gin_files: Sequence[str], gin_bindings: Sequence[str] = (), *, search_pa
     if dry_run_only:
         dry_run(parts)
         return Path(parts["train"].model_dir)
+    from snitk.training.preflight import preflight
+
+    preflight(parts)
     initialize_distributed({**parts["distributed"], **{k: v for k, v in (distributed or {}).items() if v is not None and v is not False}})
     return train_loop(parts)
 
@@ -345,6 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NonFiniteLossError as e:
         print(f"snitk train: {e}", file=sys.stderr)
         return 3
+    except Preempted as e:
+        print(f"snitk train: {e}", file=sys.stderr)
+        return Preempted.exit_code
     except SnitkError as e:
         print(f"snitk train: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
