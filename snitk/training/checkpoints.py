@@ -61,7 +61,10 @@ class TrainCheckpointer:
         """(step, restore(...)) of the newest checkpoint that is complete and restores; (None, None) when
         there is none. Newer incomplete or damaged checkpoints are set aside with a warning."""
         good, skipped = health.complete_steps(self.model_dir, ITEMS)
-        for step in sorted((s for s in skipped if not good or s > good[0]), reverse=True):
+        if skipped and not good:  # never restart from scratch silently over a damaged run
+            raise CheckpointError(f"{'; '.join(skipped.values())}; no earlier complete checkpoint to resume from "
+                                  f"(move the folder away to start afresh)")
+        for step in sorted((s for s in skipped if s > good[0]), reverse=True) if good else ():
             self._set_aside(step, skipped[step])
         first_error: CheckpointError | None = None
         failed: list[int] = []
@@ -113,7 +116,7 @@ class TrainCheckpointer:
             train_state=ocp.args.JsonRestore(),
         )
         try:
-            with health.reading(self.model_dir / f"{STEP_PREFIX}_{step}", "params, opt_state"):
+            with health.reading(self.model_dir / f"{STEP_PREFIX}_{step}", "params or opt_state"):
                 out = self.manager.restore(step, args=args)
         except CheckpointError as e:
             raise CheckpointError(f"{e} (a damaged file, or a model/optimizer that differs from the one "
