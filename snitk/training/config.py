@@ -328,11 +328,27 @@ def parse(gin_files: Sequence[str], gin_bindings: Sequence[str], search_paths: S
     except (ValueError, KeyError, SyntaxError, IOError) as e:
         raise ConfigError(f"bad gin configuration: {_first_lines(e)}") from e
     for binding in gin_bindings:
+        _import_configurables_of(binding)
         try:
             gin.parse_config(binding)
         except (ValueError, KeyError, SyntaxError, IOError) as e:
             raise _binding_error(binding, e) from e
     check_macros()
+
+
+def _import_configurables_of(binding: str) -> None:
+    """`snitk.tasks.data_dir.path = ...` needs snitk.tasks imported (its configurables registered) first."""
+    import importlib
+
+    parts = binding.split("=", 1)[0].strip().lstrip("@%").split(".")
+    for i in range(len(parts) - 1, 1, -1):
+        if parts[0] != "snitk":
+            return
+        try:
+            importlib.import_module(".".join(parts[:i]))
+            return
+        except ImportError:
+            continue
 
 
 def _first_lines(exc: Exception) -> str:
