@@ -52,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"snitk: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    result = module.main(rest)
+    from snitk.errors import SnitkError
+
+    try:
+        result = module.main(rest)
+    except SnitkError as e:  # commands print their own errors; this catches what one lets through (demo)
+        print(f"snitk {name}: {type(e).__name__}: {e}", file=sys.stderr)
+        return int(getattr(e, "exit_code", 2))
     return int(result or 0)
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -24,9 +26,10 @@ import ml_dtypes
 import numpy as np
 from tqdm import tqdm
 
-from snitk.atomic import atomic_open, write_json
+from snitk.atomic import atomic_open, current_umask, write_json
 from snitk.errors import CheckpointError, ConfigError
 from snitk.models import checkpoint as ck
+from snitk.paths import resolve
 
 log = logging.getLogger(__name__)
 
@@ -410,12 +413,6 @@ def export_hf(src: str | Path, dst: str | Path, *, dtype: str | None = None,
     The export is written to a temporary folder beside ``dst`` and renamed when complete; an existing,
     non-empty ``dst`` is replaced only with ``overwrite``.
     """
-    import shutil
-    import tempfile
-
-    from snitk.atomic import current_umask
-    from snitk.paths import resolve
-
     final = Path(resolve(dst))
     if final.exists() and (not final.is_dir() or any(final.iterdir())) and not overwrite:
         raise CheckpointError(f"{final}: already exists (pass --overwrite to replace it)")
