@@ -116,6 +116,11 @@ def test_export_and_import_never_replace_without_overwrite(model_dir, tmp_path, 
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".hf")]  # no temporary left behind
     imported = tmp_path / "imported"
     back = ["convert", "--from", "hf", "--src", str(hf), "--dst", str(imported)]
-    assert models_main(back) == 0
+    old = os.umask(0o022)
+    try:
+        assert models_main(back) == 0
+    finally:
+        os.umask(old)
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in [imported, *imported.rglob("*")])
     assert models_main(back) == 1
     assert "pass --overwrite to replace it" in capsys.readouterr().err
