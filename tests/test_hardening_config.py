@@ -116,3 +116,11 @@ def test_bad_training_data_fails_before_the_pipeline(tiny_corpus, tmp_path, caps
     err = train(tiny_corpus)
     assert f"{bad}" in err and "output" in err
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("gin_file", sorted(p.name for p in (REPO / "configs" / "experiments").glob("*.gin")))
+def test_shipped_experiments_pass_the_macro_check(gin_file):
+    from snitk.training import config as C
+
+    C.parse([f"experiments/{gin_file}"], ["MODEL_DIR = 'x'", "MIXTURE_OR_TASK_NAME = 'y'"])
+    C.check_macros()  # every macro set is used and every macro used is set

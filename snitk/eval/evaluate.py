@@ -105,24 +105,6 @@ def make_record(task: Any, instance: Any, prediction: str) -> dict[str, Any]:
     }
 
 
-def read_predictions(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Records of a predictions .jsonl file (official format; `prediction` or `Prediction` key)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, None, "predictions file not found")
-    out = []
-    for lineno, rec in iter_jsonl(path):
-        if "prediction" not in rec and "Prediction" in rec:
-            rec["prediction"] = rec["Prediction"]
-        for key in ("Task", "Instance", "prediction"):
-            if key not in rec:
-                raise DataError(path, f"line {lineno}: {key}", "official prediction record with keys Task, Instance, prediction")
-        if not isinstance(rec["Instance"], dict) or "output" not in rec["Instance"]:
-            raise DataError(path, f"line {lineno}: Instance.output", "a list of reference strings")
-        out.append(rec)
-    return out
-
-
 def score_records(
     records: Sequence[dict[str, Any]],
     track: str,

@@ -199,37 +199,39 @@ def train_loop(parts: dict[str, Any]) -> Path:
     ckpt = TrainCheckpointer(model_dir, keep=tc.keep_checkpoints, async_save=tc.async_checkpointing)
     try:  # an error before the training loop must still close the checkpoint manager
         latest, restored = ckpt.restore_latest(trainer.abstract_state())
-        metrics_path = model_dir / "metrics.jsonl"
-        if latest is not None:
-            state, saved_cfg, train_state = restored
-            if saved_cfg != cfg.to_dict():
-                raise CheckpointError(f"{model_dir}/checkpoint_{latest}/model_config differs from the configured model")
-            data_position = int(train_state.get("data_position", latest))
-            for key, now in (("mixture_or_task_name", tc.mixture_or_task_name), ("batch_size", tc.batch_size),
-                             ("task_feature_lengths", dict(tc.task_feature_lengths)), ("seed", tc.seed)):
-                if key in train_state and train_state[key] != now:
-                    log.warning("resuming with %s=%r but checkpoint_%d was trained with %r: the data order will "
-                                "differ from an uninterrupted run", key, now, latest, train_state[key])
-            log.info("restored %s/checkpoint_%d (data position %d)", model_dir, latest, data_position)
-            if is_main:
-                _truncate_metrics(metrics_path, latest)
-        elif tc.init_checkpoint:
-            from snitk.models.checkpoint import load_config
-
-            init_cfg = load_config(tc.init_checkpoint)
-            for field in ("vocab_size", "emb_dim", "num_heads", "head_dim", "mlp_dim", "num_encoder_layers", "num_decoder_layers"):
-                if getattr(init_cfg, field) != getattr(cfg, field):
-                    raise CheckpointError(f"{tc.init_checkpoint}: model_config.{field}={getattr(init_cfg, field)} "
-                                          f"but the configured model has {getattr(cfg, field)}")
-            _, params = load_init_params(tc.init_checkpoint, trainer.param_shardings, dtype=cfg.param_dtype)
-            state = trainer.state_from_params(params)
-            data_position = 0
-        else:
-            state = trainer.init_state(tc.seed)
-            data_position = 0
     except BaseException:
         ckpt.close()
         raise
+    metrics_path = model_dir / "metrics.jsonl"
+    if latest is not None:
+        state, saved_cfg, train_state = restored
+        if saved_cfg != cfg.to_dict():
+            ckpt.close()
+            raise CheckpointError(f"{model_dir}/checkpoint_{latest}/model_config differs from the configured model")
+        data_position = int(train_state.get("data_position", latest))
+        for key, now in (("mixture_or_task_name", tc.mixture_or_task_name), ("batch_size", tc.batch_size),
+                         ("task_feature_lengths", dict(tc.task_feature_lengths)), ("seed", tc.seed)):
+            if key in train_state and train_state[key] != now:
+                log.warning("resuming with %s=%r but checkpoint_%d was trained with %r: the data order will "
+                            "differ from an uninterrupted run", key, now, latest, train_state[key])
+        log.info("restored %s/checkpoint_%d (data position %d)", model_dir, latest, data_position)
+        if is_main:
+            _truncate_metrics(metrics_path, latest)
+    elif tc.init_checkpoint:
+        from snitk.models.checkpoint import load_config
+
+        init_cfg = load_config(tc.init_checkpoint)
+        for field in ("vocab_size", "emb_dim", "num_heads", "head_dim", "mlp_dim", "num_encoder_layers", "num_decoder_layers"):
+            if getattr(init_cfg, field) != getattr(cfg, field):
+                ckpt.close()
+                raise CheckpointError(f"{tc.init_checkpoint}: model_config.{field}={getattr(init_cfg, field)} "
+                                      f"but the configured model has {getattr(cfg, field)}")
+        _, params = load_init_params(tc.init_checkpoint, trainer.param_shardings, dtype=cfg.param_dtype)
+        state = trainer.state_from_params(params)
+        data_position = 0
+    else:
+        state = trainer.init_state(tc.seed)
+        data_position = 0
     start = int(jax.device_get(state["step"]))
     if tc.eval_hook is not None and hasattr(tc.eval_hook, "bind_config"):
         tc.eval_hook.bind_config(cfg)
