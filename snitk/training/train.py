@@ -3,7 +3,8 @@
     python -m snitk.train --gin_file=configs/experiments/demo_cpu.gin --gin.MODEL_DIR="'/tmp/demo'"
     python -m snitk.train --gin_file=experiments/tk_instruct_11b_tpu_v3_256.gin --dry_run
 
-Python API: ``run(gin_files, gin_bindings) -> Path`` (the MODEL_DIR).
+Python API: ``run(gin_files, gin_bindings) -> Path`` (the MODEL_DIR). Exit status 0 when finished, 2 on a
+configuration/data/checkpoint error, 3 on a non-finite loss, 143 after a SIGTERM save (rerun to resume).
 """
 
 from __future__ import annotations
@@ -330,7 +331,8 @@ def _emit(row: dict[str, Any], f: Any, writer: Any, step: int) -> None:
 # ------------------------------------------------------------------------------------ entry points
 def run(gin_files: Sequence[str], gin_bindings: Sequence[str] = (), *, search_paths: Sequence[str] = (),
         dry_run_only: bool = False, distributed: dict[str, Any] | None = None) -> Path:
-    """Parse gin, assemble (type-checked), then dry-run or train. Returns MODEL_DIR."""
+    """Parse gin, assemble (type-checked), check inputs/outputs (``preflight``), then dry-run or train.
+    Returns MODEL_DIR; raises ``Preempted`` when SIGTERM stopped training after a checkpoint save."""
     C.parse(gin_files, gin_bindings, search_paths)
     parts = assemble()
     if dry_run_only:
