@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 
@@ -12,6 +13,26 @@ COMMANDS = {
     "eval": ("snitk.eval.__main__", "decode held-out tasks and score them with the official protocol"),
     "demo": ("snitk.demo.run", "the main job: train, evaluate and report on the bundled demo corpus"),
 }
+
+
+def path_arg(text: str) -> str:
+    """argparse type of every path flag: relative paths become absolute (``snitk.paths.resolve``)."""
+    from snitk.paths import resolve
+
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return str(resolve(text))
+
+
+def positive_int(text: str) -> int:
+    """argparse type of counts and budgets: an integer >= 1 (negative or zero values are rejected)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def _usage() -> str:
@@ -31,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"snitk: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    result = module.main(rest)
+    from snitk.errors import SnitkError
+
+    try:
+        result = module.main(rest)
+    except SnitkError as e:  # commands print their own errors; this catches what one lets through (demo)
+        print(f"snitk {name}: {type(e).__name__}: {e}", file=sys.stderr)
+        return int(getattr(e, "exit_code", 2))
     return int(result or 0)
 
 

@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
+from snitk.cli import path_arg, positive_int
 from snitk.errors import ConfigError, DataError, SnitkError
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,9 @@ def corpus_stats(data_dir: str | Path | None, track: str, *, quiet: bool = False
     from snitk.natinst.schema import validate_file
 
     corpus = Corpus(data_dir, track)
+    if not any(corpus.split_path(split).is_file() for split in SPLITS):
+        raise DataError(corpus.split_dir, None, f"no split lists; expected splits/{track}/{{train,test}}_tasks.txt "
+                        "in the data dir (the natural-instructions repository layout)")
     out: dict[str, Any] = {"data_dir": str(corpus.data_dir), "track": track, "splits": {}}
     for split in SPLITS:
         if not corpus.split_path(split).is_file():
@@ -227,6 +231,12 @@ def cmd_list_tasks(args: argparse.Namespace) -> int:
 
 
 # -- entry point --------------------------------------------------------------------------------
+def _nonnegative_int(text: str) -> int:
+    if text.strip() == "0":
+        return 0
+    return positive_int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from snitk.prompts import ENCODINGS, TRUNCATIONS
 
@@ -236,30 +246,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("download", parents=[common], help="fetch the natural-instructions repository into a data dir")
-    d.add_argument("--data-dir", required=True, help="target folder (gets tasks/ and splits/)")
+    d.add_argument("--data-dir", required=True, type=path_arg, help="target folder (gets tasks/ and splits/)")
     d.add_argument("--url", default=None, help="archive URL or file:// path (default: GitHub master .tar.gz)")
-    d.add_argument("--expect-tasks", type=int, default=None, help="required task count (default 1616 for the default URL; 0 = no check)")
+    d.add_argument("--expect-tasks", type=_nonnegative_int, default=None, help="required task count (default 1616 for the default URL; 0 = no check)")
     d.add_argument("--force", action="store_true", help="re-download and replace an existing data dir")
     d.set_defaults(func=cmd_download)
 
     v = sub.add_parser("validate", parents=[common], help="validate every task file (and split lists) of a folder")
-    v.add_argument("--task-dir", required=True)
+    v.add_argument("--task-dir", required=True, type=path_arg)
     v.add_argument("--strict-splits", action="store_true", help="listed tasks without a file are errors, not warnings")
     v.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("stats", parents=[common], help="tasks per split, instances, categories, languages")
-    s.add_argument("--data-dir", default=None, help="default: $SNITK_DATA_DIR or the bundled tasks/")
+    s.add_argument("--data-dir", default=None, type=path_arg, help="default: $SNITK_DATA_DIR or the bundled tasks/")
     s.add_argument("--track", choices=["default", "xlingual", "all"], default="default")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_stats)
 
     r = sub.add_parser("render", parents=[common], help="print rendered prompts as JSON lines {task,id,inputs,targets}")
-    r.add_argument("--task-dir", required=True)
+    r.add_argument("--task-dir", required=True, type=path_arg)
     r.add_argument("--task", nargs="+", action="extend", default=None, help="task names (default: every task in the dir)")
     r.add_argument("--encoding", default="def_pos2", choices=list(ENCODINGS))
-    r.add_argument("--limit", type=int, default=None, help="at most N instances per task (first N in file order)")
-    r.add_argument("--token-budget", type=int, default=None, help="max input tokens (needs a vocabulary)")
-    r.add_argument("--vocab", default=None, help="SentencePiece model (default $SNITK_VOCAB or the demo vocabulary)")
+    r.add_argument("--limit", type=positive_int, default=None, help="at most N instances per task (first N in file order)")
+    r.add_argument("--token-budget", type=positive_int, default=None, help="max input tokens (needs a vocabulary)")
+    r.add_argument("--vocab", default=None, type=path_arg, help="SentencePiece model (default $SNITK_VOCAB or the demo vocabulary)")
     r.add_argument("--truncation", choices=list(TRUNCATIONS), default="official")
     r.add_argument("--seed", type=int, default=0, help="seed of the tk_mix choice")
     r.set_defaults(func=cmd_render)

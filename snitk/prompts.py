@@ -116,6 +116,26 @@ def _num_tokens(vocab: _Vocab, text: str) -> int:
     return len(vocab.encode(text)) + 1  # + EOS, as the HF tokenizer counts it
 
 
+def leading_ids(vocab: _Vocab, text: str, n: int) -> list[int]:
+    """``vocab.encode(text)[:n]`` with work proportional to `n`, not to ``len(text)``.
+
+    A prefix of ``8 * (n + 16)`` characters is tokenized, then a prefix twice as long; when both give
+    more than `n` ids and agree on the first `n`, those are the ids of the whole text (cutting a text
+    only changes the tokens near the cut). Otherwise the prefix doubles until they agree or the text is
+    whole, so the result is always ``encode(text)[:n]``, byte for byte.
+    """
+    size = 8 * (n + 16)
+    if len(text) <= size:
+        return vocab.encode(text)[:n]
+    ids = vocab.encode(text[:size])
+    while 2 * size < len(text):
+        more = vocab.encode(text[: 2 * size])
+        if len(ids) > n + 8 and more[:n] == ids[:n]:
+            return ids[:n]
+        size, ids = 2 * size, more
+    return vocab.encode(text)[:n]
+
+
 def render(
     task: Any,
     instance: Any,
@@ -138,8 +158,8 @@ def render(
     name = f"{task.name}. " if enc.add_task_name else ""
     definition = _definition(task) if enc.add_definition else ""
 
-    def fits(text: str) -> bool:
-        return budget is None or _num_tokens(vocab, text) <= budget  # type: ignore[arg-type]
+    def fits(text: str) -> bool:  # bounded by the budget, however long the instance input is
+        return budget is None or len(leading_ids(vocab, text, budget)) + 1 <= budget  # type: ignore[arg-type]
 
     # The collator's greedy fit checks join the examples with " " (but the result joins them with
     # "") and leave the task name out; reproduced as is so that the choice of examples matches.
@@ -162,19 +182,19 @@ def render(
         return source
     assert vocab is not None
     if truncation == "official":
-        return vocab.decode((vocab.encode(source) + [1])[:budget])
+        return vocab.decode((leading_ids(vocab, source, budget) + [1])[:budget])
     return _keep_tail(vocab, budget, head, instance.input.strip())
 
 
 def _keep_tail(vocab: _Vocab, budget: int, head: str, inp: str) -> str:
     """Shorten the instance input (then, if needed, the head) so the text ends with the Output cue."""
     lead = "Now complete the following example -\nInput: "
-    fixed = _num_tokens(vocab, head + _query(""))
+    fixed = len(leading_ids(vocab, head + _query(""), budget)) + 1
     if fixed > budget:
         # Even without the instance input the prefix is too long: cut the head (ending it with a
         # blank line, as a complete head would), keep the query cue.
         cue_tokens = _num_tokens(vocab, "\n\n" + _query(""))
-        head_ids = vocab.encode(head)
+        head_ids = leading_ids(vocab, head, budget)
         keep = max(budget - cue_tokens, 0)
         while True:
             cut = vocab.decode(head_ids[:keep]).rstrip()
@@ -182,7 +202,7 @@ def _keep_tail(vocab: _Vocab, budget: int, head: str, inp: str) -> str:
             if keep == 0 or _num_tokens(vocab, text) <= budget:
                 return text
             keep -= 1
-    ids = vocab.encode(inp)
+    ids = leading_ids(vocab, inp, budget)
     keep = max(budget - fixed, 0)
     while True:
         text = head + _punct(lead + vocab.decode(ids[:keep]).strip()) + "\nOutput: "

@@ -42,7 +42,10 @@ class Vocabulary:
         self.path = str(path)
         if not Path(self.path).is_file():
             raise ConfigError(f"{self.path}: vocabulary file not found (expected a SentencePiece .model file)")
-        self._sp = spm.SentencePieceProcessor(model_file=self.path)
+        try:
+            self._sp = spm.SentencePieceProcessor(model_file=self.path)
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise ConfigError(f"{self.path}: not a SentencePiece model ({str(exc).splitlines()[0][:200]})") from None
         self.extra_ids = int(extra_ids)
         self.base_size = self._sp.get_piece_size()
         if self._sp.pad_id() != PAD_ID or self._sp.eos_id() != EOS_ID:
@@ -106,6 +109,16 @@ class Vocabulary:
         import seqio
 
         return seqio.SentencePieceVocabulary(self.path, extra_ids=self.extra_ids)
+
+
+def check_model_vocab(vocab: Vocabulary, model_vocab_size: int, where: object) -> None:
+    """ConfigError unless `vocab` fits the model's embedding: at most `model_vocab_size` ids and less
+    than 128 ids of padding beyond it (T5 pads 32,100 to 32,128); otherwise decodes come out empty."""
+    if vocab.vocab_size > model_vocab_size or model_vocab_size - vocab.vocab_size >= 128:
+        raise ConfigError(
+            f"{vocab.path}: {vocab.base_size} pieces + {vocab.extra_ids} extra ids = {vocab.vocab_size} tokens, but "
+            f"the model of {where} has vocab_size={model_vocab_size}; expected the vocabulary the model was "
+            "trained with (--vocab)")
 
 
 def resolve_vocab_path(spec: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:

@@ -129,10 +129,9 @@ def test_score_predictions_file_xlingual(tmp_path):
     assert m["overall"] == {"exact_match": 50.0, "rouge1": 50.0, "rougeL": 50.0, "n": 2}
     # category came from the task file (the records have no Categories)
     assert list(m["per_category"]) == ["Title Generation"]
-    # the same predictions on the default track score nothing for the Chinese text beyond... nothing
+    # references and ids come from the data dir: the default track has no such test set, so nothing is scored
     rc = main(["score", "--predictions", str(preds), "--track", "default", "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "d")])
-    m = json.loads((tmp_path / "d" / "metrics.json").read_text())
-    assert m["overall"]["rougeL"] == 0.0 and m["overall"]["exact_match"] == 50.0
+    assert rc == 2 and not (tmp_path / "d" / "metrics.json").exists()
 
 
 def test_compare_writes_table_and_png(tmp_path):

@@ -115,9 +115,9 @@ def test_info_checkpoint_fingerprint(checkpoint, capsys):
     assert f"params: {n}" in capsys.readouterr().out.splitlines()
 
 
-def test_bad_input_names_line_and_field(checkpoint, tmp_path):
+def test_bad_input_names_line_and_field(checkpoint, tmp_path, capsys):
     path, *_ = checkpoint
     src = _write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "inputs": "a"}, {"id": 2}])
-    with pytest.raises(DataError, match=r"in.jsonl:2.*inputs"):
-        main(["generate", "--checkpoint", str(path), "--vocab", str(DEMO_VOCAB), "--input-file", str(src),
-              "--output-file", str(tmp_path / "o.jsonl"), "--max-decode-length", "4"])
+    rc = main(["generate", "--checkpoint", str(path), "--vocab", str(DEMO_VOCAB), "--input-file", str(src),
+               "--output-file", str(tmp_path / "o.jsonl"), "--max-decode-length", "4"])
+    assert rc == 2 and re.search(r"in.jsonl:2.*inputs", capsys.readouterr().err)

@@ -56,7 +56,7 @@ def test_pod_dry_runs_fit_16gib_per_core(tmp_path, capsys, config, params_b):
 
 def test_end_to_end_run_from_init_checkpoint_with_preemption(tmp_path, capsys):
     """INIT_CHECKPOINT, metrics.jsonl, TensorBoard, operative config, eval hook; SIGTERM (sent by the
-    hook at step 3) saves a checkpoint and returns 0; the rerun continues from it."""
+    hook at step 3) saves a checkpoint and returns 143; the rerun continues from it."""
     import os
     import signal
 
@@ -80,7 +80,7 @@ def test_end_to_end_run_from_init_checkpoint_with_preemption(tmp_path, capsys):
     args = [SMOKE, f"--gin.MODEL_DIR='{model_dir}'", "--gin.TRAIN_STEPS=6", "--gin.SAVE_PERIOD=100",
             f"--gin.INIT_CHECKPOINT='{init}'", "--gin.LEARNING_RATE=0.0", "--gin.train.log_period=2",
             "--gin.train.eval_hook=@test_cli_eval_hook", "--gin.train.eval_period=3", "--gin.NUM_PARTITIONS=2"]
-    assert main(args) == 0, capsys.readouterr().err
+    assert main(args) == 143, capsys.readouterr().err  # preempted: saved, then the requeue status
     assert sorted(p.name for p in model_dir.glob("checkpoint_*")) == ["checkpoint_3"]  # saved on SIGTERM
     assert main(args) == 0, capsys.readouterr().err  # resumes from step 3
     assert sorted(p.name for p in model_dir.glob("checkpoint_*")) == ["checkpoint_3", "checkpoint_6"]

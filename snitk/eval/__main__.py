@@ -16,6 +16,7 @@ import argparse
 import logging
 import sys
 
+from snitk.cli import path_arg, positive_int
 from snitk.errors import ConfigError, SnitkError
 
 SUBCOMMANDS = ("evaluate", "score", "baseline", "compare")
@@ -23,10 +24,10 @@ SUBCOMMANDS = ("evaluate", "score", "baseline", "compare")
 
 def _common(p: argparse.ArgumentParser, *, output: bool = True) -> None:
     p.add_argument("--track", default="default", choices=["default", "xlingual"], help="evaluation track (default: default)")
-    p.add_argument("--data-dir", default=None, help="natural-instructions data dir (default: $SNITK_DATA_DIR or the bundled tasks/)")
-    p.add_argument("--gpt2-bpe", default=None, help="GPT-2 .tiktoken ranks for the xlingual metric (default: $SNITK_GPT2_BPE or tiktoken's gpt2)")
+    p.add_argument("--data-dir", default=None, type=path_arg, help="natural-instructions data dir (default: $SNITK_DATA_DIR or the bundled tasks/)")
+    p.add_argument("--gpt2-bpe", default=None, type=path_arg, help="GPT-2 .tiktoken ranks for the xlingual metric (default: $SNITK_GPT2_BPE or tiktoken's gpt2)")
     if output:
-        p.add_argument("--output-dir", required=True, help="where predictions.jsonl, metrics.json and report.md go")
+        p.add_argument("--output-dir", required=True, type=path_arg, help="where predictions.jsonl, metrics.json and report.md go")
         _bootstrap(p)
 
 
@@ -38,35 +39,37 @@ def _bootstrap(p: argparse.ArgumentParser) -> None:
 
 def _selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-missing-tasks", action="store_true", help="skip missing test task files with a warning")
-    p.add_argument("--max-tasks", type=int, default=None, help="only the first N test tasks (smoke runs)")
-    p.add_argument("--max-per-task", type=int, default=100, help="instances per test task (official: 100)")
+    p.add_argument("--max-tasks", type=positive_int, default=None, help="only the first N test tasks (smoke runs)")
+    p.add_argument("--max-per-task", type=positive_int, default=100, help="instances per test task (official: 100)")
 
 
 def build_parser(cmd: str) -> argparse.ArgumentParser:
     prog = "python -m snitk.eval" + ("" if cmd == "evaluate" else f" {cmd}")
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     if cmd == "evaluate":
-        p.add_argument("--checkpoint", required=True, help="checkpoint dir, or a model dir (its latest checkpoint)")
+        p.add_argument("--checkpoint", required=True, type=path_arg, help="checkpoint dir, or a model dir (its latest checkpoint)")
         _common(p)
         _selection(p)
         p.add_argument("--encoding", default="def_pos2", help="prompt encoding (default: def_pos2)")
-        p.add_argument("--vocab", default=None, help="SentencePiece model (default: $SNITK_VOCAB or the demo vocabulary)")
-        p.add_argument("--batch-size", type=int, default=32, help="global batch (rounded up to a multiple of the devices)")
-        p.add_argument("--beam-size", type=int, default=1)
-        p.add_argument("--max-decode-length", type=int, default=128)
-        p.add_argument("--max-input-length", type=int, default=1024)
-        p.add_argument("--num-partitions", type=int, default=1, help="model-parallel size (default 1: data-parallel only)")
+        p.add_argument("--vocab", default=None, type=path_arg, help="SentencePiece model (default: $SNITK_VOCAB or the demo vocabulary)")
+        p.add_argument("--batch-size", type=positive_int, default=32, help="global batch (rounded up to a multiple of the devices)")
+        p.add_argument("--beam-size", type=positive_int, default=1)
+        p.add_argument("--max-decode-length", type=positive_int, default=128)
+        p.add_argument("--max-input-length", type=positive_int, default=1024)
+        p.add_argument("--num-partitions", type=positive_int, default=1, help="model-parallel size (default 1: data-parallel only)")
         p.add_argument("--dtype", default=None, help="cast parameters while loading, e.g. bfloat16 (default: as stored)")
     elif cmd == "score":
-        p.add_argument("--predictions", required=True, help="predictions .jsonl in the official format")
+        p.add_argument("--predictions", required=True, type=path_arg, help="predictions .jsonl in the official format")
         _common(p)
+        p.add_argument("--allow-partial", action="store_true",
+                       help="score a file that covers only part of the test set (report.md's first line says so)")
     elif cmd == "baseline":
         p.add_argument("--kind", required=True, choices=["copy_input", "copy_demo"])
         _common(p)
         _selection(p)
     elif cmd == "compare":
-        p.add_argument("runs", nargs="+", help="output dirs (or metrics.json files) of evaluate/score/baseline")
-        p.add_argument("--output-dir", default="comparison", help="where comparison.md, comparison.json and per_category.png go")
+        p.add_argument("runs", nargs="+", type=path_arg, help="output dirs (or metrics.json files) of evaluate/score/baseline")
+        p.add_argument("--output-dir", default="comparison", type=path_arg, help="where comparison.md, comparison.json and per_category.png go")
         p.add_argument("--labels", nargs="*", default=None, help="column labels (default: the dir names)")
         p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm's correction (default 0.05)")
         _bootstrap(p)
@@ -97,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("absl").setLevel(logging.WARNING)  # orbax is chatty at INFO
     try:
+        from snitk.outputs import check_output_dir
+
+        check_output_dir(args.output_dir, "--output-dir")
         if cmd == "evaluate":
             from snitk.eval.evaluate import evaluate
 
@@ -112,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             from snitk.eval.evaluate import score_predictions_file
 
             metrics = score_predictions_file(args.predictions, args.track, args.data_dir, args.output_dir,
-                                             gpt2_bpe=args.gpt2_bpe, **_resampling(args))
+                                             gpt2_bpe=args.gpt2_bpe, allow_partial=args.allow_partial,
+                                             **_resampling(args))
         elif cmd == "baseline":
             from snitk.eval.baselines import run_baseline
 

@@ -41,9 +41,12 @@ def load_run(run: str | os.PathLike) -> dict[str, Any]:
     path = run_dir(run) / "metrics.json"
     if not path.is_file():
         raise DataError(path, None, "metrics.json written by `python -m snitk.eval` (evaluate, score or baseline)")
-    with open(path, encoding="utf-8") as f:
-        metrics = json.load(f)
-    if "overall" not in metrics:
+    try:
+        with open(path, encoding="utf-8") as f:
+            metrics = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(path, None, f"a complete metrics.json (truncated or not JSON: {exc})") from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("overall"), dict):
         raise DataError(path, "overall", "an object with exact_match, rouge1, rougeL, n")
     return metrics
 
@@ -57,10 +60,17 @@ def load_instance_scores(run: str | os.PathLike, metrics: dict[str, Any]) -> Ins
     d = run_dir(run)
     if (d / INSTANCE_SCORES).is_file():
         return read_instance_scores(d / INSTANCE_SCORES)
-    if (d / "predictions.jsonl").is_file():
-        from snitk.eval.evaluate import read_predictions, score_records_per_instance
+    if (d / "predictions.jsonl").is_file():  # an output dir written before instance_scores.jsonl existed
+        from snitk.eval.evaluate import score_records_per_instance
+        from snitk.jsonl import iter_jsonl
 
-        return score_records_per_instance(read_predictions(d / "predictions.jsonl"), metrics.get("track", "default"))[1]
+        path = d / "predictions.jsonl"
+        records = []
+        for lineno, rec in iter_jsonl(path):
+            if not isinstance(rec.get("Instance"), dict) or "Task" not in rec or "prediction" not in rec:
+                raise DataError(path, f"line {lineno}", "an official record with Task, Instance and prediction")
+            records.append(rec)
+        return score_records_per_instance(records, metrics.get("track", "default"))[1]
     raise DataError(d, INSTANCE_SCORES, "per-instance scores (written by `python -m snitk.eval`) or predictions.jsonl")
 
 

@@ -88,6 +88,9 @@ def load_test_set(
     for task in corpus.test_tasks(max_per_task=max_per_task, allow_missing=True):
         if max_tasks is not None and len(tasks) >= max_tasks:
             break
+        if not task.instances:
+            raise DataError(corpus.task_path(task.name), "Instances", "at least one instance (a test task without "
+                            "instances cannot be scored; remove it from the test split or add instances)")
         tasks.append(task)
     return TestSet(track, root, tasks, missing)
 
@@ -102,24 +105,6 @@ def make_record(task: Any, instance: Any, prediction: str) -> dict[str, Any]:
         "Instance": {"id": instance.id, "input": instance.input, "output": list(instance.output)},
         "prediction": prediction,
     }
-
-
-def read_predictions(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Records of a predictions .jsonl file (official format; `prediction` or `Prediction` key)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, None, "predictions file not found")
-    out = []
-    for lineno, rec in iter_jsonl(path):
-        if "prediction" not in rec and "Prediction" in rec:
-            rec["prediction"] = rec["Prediction"]
-        for key in ("Task", "Instance", "prediction"):
-            if key not in rec:
-                raise DataError(path, f"line {lineno}: {key}", "official prediction record with keys Task, Instance, prediction")
-        if not isinstance(rec["Instance"], dict) or "output" not in rec["Instance"]:
-            raise DataError(path, f"line {lineno}: Instance.output", "a list of reference strings")
-        out.append(rec)
-    return out
 
 
 def score_records(
@@ -150,6 +135,8 @@ def score_records_per_instance(
     from snitk.eval.metrics import report_from_scores, score_instances
 
     check_track(track)
+    if not records:
+        raise DataError(data_dir or "the test set", None, "at least one instance to score (n=0 is not a metric)")
     corpus = None
     cats: dict[str, str] = {}
     categories = []
@@ -227,27 +214,12 @@ def write_outputs(
     return metrics
 
 
-def score_predictions_file(
-    predictions_path: str | os.PathLike,
-    track: str,
-    data_dir: str | os.PathLike | None,
-    output_dir: str | os.PathLike,
-    *,
-    gpt2_bpe: str | None = None,
-    n_resamples: int = 1000,
-    bootstrap_seed: int = 0,
-) -> dict[str, Any]:
-    """Score any predictions file in the official format and write metrics.json + report.md to output_dir."""
-    records = read_predictions(predictions_path)
-    if not records:
-        raise DataError(predictions_path, None, "at least one prediction record")
-    return write_outputs(
-        output_dir, records, track, data_dir=data_dir, gpt2_bpe=gpt2_bpe,
-        title=f"Scores of {Path(predictions_path).name} ({track} track)",
-        extra={"predictions_file": str(predictions_path)},
-        write_predictions=Path(predictions_path).resolve() != (Path(output_dir) / "predictions.jsonl").resolve(),
-        n_resamples=n_resamples, bootstrap_seed=bootstrap_seed,
-    )
+def score_predictions_file(predictions_path: str | os.PathLike, track: str, data_dir: str | os.PathLike | None,
+                           output_dir: str | os.PathLike, **kw: Any) -> dict[str, Any]:
+    """Score a predictions file against the data dir's test set (see ``snitk.eval.predictions``)."""
+    from snitk.eval.predictions import score_predictions_file as score
+
+    return score(predictions_path, track, data_dir, output_dir, **kw)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -297,6 +269,10 @@ class CheckpointPredictor:
             model = EncoderDecoderModel(load_config(checkpoint))
             specs = self.partitioner.param_specs(params_metadata(checkpoint), model.param_logical_axes())
             config, params = load_model(checkpoint, shardings=self.partitioner.to_shardings(specs), dtype=dtype)
+            if hasattr(self.vocab, "base_size"):
+                from snitk.vocab import check_model_vocab
+
+                check_model_vocab(self.vocab, config.vocab_size, checkpoint)
         self.config = config
         self.model = EncoderDecoderModel(config)
         n_data = self.partitioner.axis_sizes["data"]

@@ -19,7 +19,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from snitk.errors import DataError
+from snitk.cli import path_arg, positive_int
+from snitk.errors import DataError, SnitkError
 from snitk.jsonl import iter_jsonl
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def batches(order: Sequence[int], batch_size: int) -> Iterator[list[int]]:
 def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     from snitk.models.checkpoint import load_model
     from snitk.models.model import EncoderDecoderModel
-    from snitk.vocab import Vocabulary
+    from snitk.vocab import Vocabulary, check_model_vocab
 
     config, params = load_model(args.checkpoint)
     model = EncoderDecoderModel(config)
@@ -76,6 +77,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     if extra is None:  # T5's 100 sentinels when the embedding has room for them
         extra = 100 if config.vocab_size >= probe.base_size + 100 else 0
     vocab = Vocabulary(args.vocab, extra_ids=extra) if extra else probe
+    check_model_vocab(vocab, config.vocab_size, args.checkpoint)
     return config, params, model, vocab
 
 
@@ -114,9 +116,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from snitk.outputs import check_output_file
+
     from snitk.atomic import write_jsonl
 
     rows = read_jsonl(args.input_file, ("id", "inputs"))
+    check_output_file(args.output_file, "--output-file")
     _, params, model, vocab = _load(args)
     encoded = [encode_with_eos(vocab, r["inputs"], args.max_input_length) for r in rows]
     order = sorted(range(len(rows)), key=lambda i: len(encoded[i]))  # similar lengths share a batch
@@ -136,12 +141,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from snitk.outputs import check_output_file
+
     from snitk.atomic import write_jsonl
 
     rows = read_jsonl(args.input_file, ("id", "inputs", "targets"))
     for lineno, r in enumerate(rows, 1):
         if not isinstance(r["targets"], str):
             raise DataError(f"{args.input_file}:{lineno}", "targets", "a string")
+    check_output_file(args.output_file, "--output-file")
     _, params, model, vocab = _load(args)
     enc = [encode_with_eos(vocab, r["inputs"], args.max_input_length) for r in rows]
     tgt = [encode_with_eos(vocab, r["targets"], args.max_target_length) for r in rows]
@@ -171,28 +179,28 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="config and parameter count of a preset or checkpoint")
     src = info.add_mutually_exclusive_group(required=True)
     src.add_argument("--preset")
-    src.add_argument("--checkpoint")
+    src.add_argument("--checkpoint", type=path_arg)
     info.add_argument("--fingerprint", action="store_true", help="also print a sha256 over all parameter bytes")
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--checkpoint", required=True, help="checkpoint dir or MODEL_DIR (latest checkpoint)")
-        sp.add_argument("--vocab", required=True, help="SentencePiece model file")
+        sp.add_argument("--checkpoint", required=True, type=path_arg, help="checkpoint dir or MODEL_DIR (latest checkpoint)")
+        sp.add_argument("--vocab", required=True, type=path_arg, help="SentencePiece model file")
         sp.add_argument("--extra-ids", type=int, default=None,
                         help="sentinel ids after the pieces (default: 100 when the model vocabulary has room)")
-        sp.add_argument("--input-file", required=True)
-        sp.add_argument("--output-file", required=True)
-        sp.add_argument("--batch-size", type=int, default=8)
-        sp.add_argument("--max-input-length", type=int, default=None, help="truncate inputs (tokens incl. EOS)")
+        sp.add_argument("--input-file", required=True, type=path_arg)
+        sp.add_argument("--output-file", required=True, type=path_arg)
+        sp.add_argument("--batch-size", type=positive_int, default=8)
+        sp.add_argument("--max-input-length", type=positive_int, default=None, help="truncate inputs (tokens incl. EOS)")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
     gen = sub.add_parser("generate", help="decode inputs (greedy or beam search)")
     common(gen)
-    gen.add_argument("--max-decode-length", type=int, required=True)
-    gen.add_argument("--beam-size", type=int, default=1)
+    gen.add_argument("--max-decode-length", type=positive_int, required=True)
+    gen.add_argument("--beam-size", type=positive_int, default=1)
     gen.add_argument("--alpha", type=float, default=0.6, help="beam-search length penalty exponent")
     score = sub.add_parser("score", help="log-likelihood of targets given inputs")
     common(score)
-    score.add_argument("--max-target-length", type=int, default=None)
+    score.add_argument("--max-target-length", type=positive_int, default=None)
     sub.add_parser("convert", help="checkpoint conversion (see `convert --help`)", add_help=False)
     return p
 
@@ -207,7 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("jax").setLevel(logging.WARNING)
-    return {"info": cmd_info, "generate": cmd_generate, "score": cmd_score}[args.command](args)
+    logging.getLogger("absl").setLevel(logging.WARNING)  # orbax is chatty at INFO
+    try:
+        return {"info": cmd_info, "generate": cmd_generate, "score": cmd_score}[args.command](args)
+    except SnitkError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import type_handlers as ocp_type_handlers
 
 from snitk.errors import CheckpointError
+from snitk.models import checkpoint_health as health
 from snitk.paths import resolve
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ def save_model(path: str | Path, config: Any, params: Any, *, overwrite: bool = 
     """
     path = Path(path).absolute()
     if path.exists() and not overwrite:
-        raise CheckpointError(f"{path}: already exists (pass overwrite=True to replace it)")
+        raise CheckpointError(f"{path}: already exists (pass --overwrite to replace it)")
     params = _to_savable(params)
     has_lazy = any(isinstance(x, LazyArray) for x in jax.tree_util.tree_leaves(params))
     if has_lazy:
@@ -182,32 +183,36 @@ def save_model(path: str | Path, config: Any, params: Any, *, overwrite: bool = 
 
 
 def is_checkpoint_dir(path: str | Path) -> bool:
-    """True when ``path`` is a finished snitk checkpoint (has the params and model_config items)."""
-    path = Path(path)
-    if not path.is_dir() or ".orbax-checkpoint-tmp" in path.name:
-        return False
-    return (path / PARAMS_ITEM).is_dir() and (path / CONFIG_ITEM).exists() and (
-        path / "_CHECKPOINT_METADATA"
-    ).exists()
+    """True when ``path`` is a finished snitk checkpoint (every item it declares is present and intact)."""
+    return health.problem(path) is None
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint dir as is, or for a MODEL_DIR its latest complete ``checkpoint_<N>``; always absolute."""
+def _looks_like_checkpoint(path: Path) -> bool:
+    return any((path / n).exists() for n in ("_CHECKPOINT_METADATA", PARAMS_ITEM, CONFIG_ITEM))
+
+
+def resolve_checkpoint(path: str | Path, *, flag: str | None = None) -> Path:
+    """A checkpoint dir as is, or for a MODEL_DIR its latest complete ``checkpoint_<N>``; always absolute.
+
+    "Complete" is ``checkpoint_health.problem`` (the same rule training resumes by); newer incomplete
+    checkpoints are skipped with a warning; a damaged checkpoint given directly is a CheckpointError.
+    """
+    where = f"{flag}: " if flag else ""
     path = Path(resolve(path))
     if not path.exists():
-        raise CheckpointError(f"{path}: no such checkpoint or model directory")
-    if is_checkpoint_dir(path):
-        return path
+        raise CheckpointError(f"{where}{path}: no such checkpoint or model directory")
+    if path.is_dir() and _looks_like_checkpoint(path):
+        return health.verify(path, flag=flag)
     if path.is_dir():
-        steps = []
-        for child in path.iterdir():
-            m = _STEP_RE.match(child.name)
-            if m and is_checkpoint_dir(child):
-                steps.append((int(m.group(1)), child))
-        if steps:
-            return max(steps)[1]
+        good, skipped = health.complete_steps(path)
+        if good:
+            for step in sorted(s for s in skipped if s > good[0]):
+                log.warning("skipping incomplete %s; using step %d", skipped[step], good[0])
+            return path / f"{STEP_PREFIX}_{good[0]}"
+        if skipped:
+            raise CheckpointError(f"{where}{path}: no complete checkpoint; {'; '.join(skipped.values())}")
     raise CheckpointError(
-        f"{path}: expected a snitk checkpoint (a directory with '{PARAMS_ITEM}/', '{CONFIG_ITEM}' and "
+        f"{where}{path}: expected a snitk checkpoint (a directory with '{PARAMS_ITEM}/', '{CONFIG_ITEM}' and "
         f"_CHECKPOINT_METADATA) or a model directory holding complete '{STEP_PREFIX}_<step>/' checkpoints"
     )
 
@@ -216,7 +221,7 @@ def load_config(path: str | Path) -> Any:
     """The T5Config stored in a checkpoint (or the latest checkpoint of a MODEL_DIR)."""
     ckpt = resolve_checkpoint(path)
     handler = ocp.CompositeCheckpointHandler(**{CONFIG_ITEM: ocp.JsonCheckpointHandler()})
-    with ocp.Checkpointer(handler) as ckptr:
+    with health.reading(ckpt, CONFIG_ITEM), ocp.Checkpointer(handler) as ckptr:
         restored = ckptr.restore(ckpt, args=ocp.args.Composite(**{CONFIG_ITEM: ocp.args.JsonRestore()}))
     return _config_from_dict(restored[CONFIG_ITEM], ckpt)
 
@@ -226,7 +231,8 @@ def params_metadata(path: str | Path) -> Any:
     ckpt = resolve_checkpoint(path)
     from etils import epath
 
-    meta = ocp.StandardCheckpointHandler().metadata(epath.Path(ckpt / PARAMS_ITEM))
+    with health.reading(ckpt, PARAMS_ITEM):
+        meta = ocp.StandardCheckpointHandler().metadata(epath.Path(ckpt / PARAMS_ITEM))
     tree = getattr(meta, "tree", meta)
 
     def to_struct(m):
@@ -254,7 +260,7 @@ def load_model(path: str | Path, *, shardings: Any = None, dtype: Any = None) ->
     except ValueError as e:
         raise CheckpointError(f"{ckpt}/{PARAMS_ITEM}: the shardings tree does not match the stored params ({e})") from e
     handler = ocp.CompositeCheckpointHandler(**{PARAMS_ITEM: ocp.StandardCheckpointHandler()})
-    with ocp.Checkpointer(handler) as ckptr:
+    with health.reading(ckpt, PARAMS_ITEM), ocp.Checkpointer(handler) as ckptr:
         restored = ckptr.restore(ckpt, args=ocp.args.Composite(**{PARAMS_ITEM: ocp.args.StandardRestore(target)}))
     return config, _plain_dict(restored[PARAMS_ITEM])
 
@@ -288,10 +294,8 @@ def open_param(path: str | Path, name: str) -> Any:
     else:
         kvstore = {"driver": "file", "path": f"{item}/{key}"}
     driver = "zarr3" if meta.get("use_zarr3") else "zarr"
-    try:
+    with health.reading(ckpt, f"{PARAMS_ITEM}/{name}"):
         return ts.open({"driver": driver, "kvstore": kvstore}, open=True).result()
-    except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"{item}: cannot open parameter {name!r} ({e})") from e
 
 
 # --------------------------------------------------------------------------------------------------

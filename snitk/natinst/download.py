@@ -10,6 +10,7 @@ the folder to the data dir. A data dir that is already complete is left alone.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import logging
 import os
 import shutil
@@ -19,8 +20,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
+from snitk.atomic import current_umask
 from snitk.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -188,8 +191,16 @@ def download(
     if not archive.exists() or force:
         fetch(url, archive, quiet=quiet)
     tmp = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.extract-", dir=data_dir.parent))
+    tmp.chmod(0o777 & ~current_umask())  # it becomes the data dir: the mode mkdir would give, not 0700
     try:
-        extract(archive, tmp, quiet=quiet)
+        try:
+            extract(archive, tmp, quiet=quiet)
+        except (DataError, EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, gzip.BadGzipFile) as exc:
+            # a truncated or corrupt archive is never reused: delete it so the next run downloads afresh
+            archive.unlink(missing_ok=True)
+            detail = exc.expected if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
+            raise DataError(archive, None, f"the archive is truncated or corrupt ({detail}); deleted it, "
+                            "run the command again to download it afresh") from None
         found = count_tasks(tmp)
         if found == 0:
             raise DataError(archive, "tasks/", "expected task JSON files under tasks/ in the archive, found none")

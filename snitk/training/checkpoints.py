@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from snitk.errors import CheckpointError
+from snitk.models import checkpoint_health as health
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,48 @@ class TrainCheckpointer:
         self.manager = ocp.CheckpointManager(self.model_dir.absolute(), options=options, item_names=ITEMS)
 
     def latest_step(self) -> int | None:
-        """The newest complete checkpoint step, or None."""
+        """The newest complete checkpoint step (``checkpoint_health``: the rule eval uses too), or None."""
+        good, _ = health.complete_steps(self.model_dir, ITEMS)
+        return good[0] if good else None
+
+    def _set_aside(self, step: int, why: str) -> None:
+        """Rename a damaged checkpoint_<step> to damaged_checkpoint_<step> (kept, but never resumed)."""
+        log.warning("%s; resuming from the previous complete checkpoint instead", why)
+        if jax.process_index() == 0:
+            src = self.model_dir / f"{STEP_PREFIX}_{step}"
+            dst = self.model_dir / f"damaged_{STEP_PREFIX}_{step}"
+            n = 1
+            while dst.exists():
+                dst, n = self.model_dir / f"damaged_{STEP_PREFIX}_{step}.{n}", n + 1
+            if src.exists():
+                src.rename(dst)
+                log.warning("moved %s to %s", src, dst)
         self.manager.reload()
-        return self.manager.latest_step()
+
+    def restore_latest(self, abstract_state: dict[str, Any]) -> tuple[int | None, Any]:
+        """(step, restore(...)) of the newest checkpoint that is complete and restores; (None, None) when
+        there is none. Newer incomplete or damaged checkpoints are set aside with a warning."""
+        good, skipped = health.complete_steps(self.model_dir, ITEMS)
+        if skipped and not good:  # never restart from scratch silently over a damaged run
+            raise CheckpointError(f"{'; '.join(skipped.values())}; no earlier complete checkpoint to resume from "
+                                  f"(move the folder away to start afresh)")
+        for step in sorted((s for s in skipped if s > good[0]), reverse=True) if good else ():
+            self._set_aside(step, skipped[step])
+        first_error: CheckpointError | None = None
+        failed: list[int] = []
+        for step in good:
+            try:
+                restored = self.restore(abstract_state, step)
+            except CheckpointError as e:
+                first_error = first_error or e
+                failed.append(step)
+                continue
+            for bad in failed:
+                self._set_aside(bad, f"checkpoint_{bad} does not restore ({first_error})")
+            return step, restored
+        if first_error is not None:
+            raise first_error
+        return None, None
 
     def all_steps(self) -> list[int]:
         self.manager.reload()
@@ -76,10 +116,11 @@ class TrainCheckpointer:
             train_state=ocp.args.JsonRestore(),
         )
         try:
-            out = self.manager.restore(step, args=args)
-        except Exception as e:  # noqa: BLE001 - orbax raises many types
-            raise CheckpointError(f"{self.model_dir / f'{STEP_PREFIX}_{step}'}: cannot restore into the configured "
-                                  f"model/optimizer ({type(e).__name__}: {e})") from e
+            with health.reading(self.model_dir / f"{STEP_PREFIX}_{step}", "params or opt_state"):
+                out = self.manager.restore(step, args=args)
+        except CheckpointError as e:
+            raise CheckpointError(f"{e} (a damaged file, or a model/optimizer that differs from the one "
+                                  "configured)") from None
         train_state = dict(out["train_state"])
         sharding = abstract_state["step"].sharding
         state = {"step": jax.device_put(jnp.asarray(int(train_state["step"]), jnp.int32), sharding),

@@ -10,18 +10,34 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import difflib
 import inspect
+import os
+import re
 import types
 import typing
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 import gin
 
 from snitk.errors import ConfigError
+from snitk.paths import resolve
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 MODULE = "snitk.training"
+# gin parameter -> the macro (and flag) that sets it in configs/runs/train.gin
+MACRO_OF = {"train.model_dir": "MODEL_DIR", "train.mixture_or_task_name": "MIXTURE_OR_TASK_NAME",
+            "train.init_checkpoint": "INIT_CHECKPOINT", "train.train_steps": "TRAIN_STEPS",
+            "train.batch_size": "BATCH_SIZE", "train.task_feature_lengths": "TASK_FEATURE_LENGTHS"}
+
+
+def closest(name: str, known: "collections.abc.Iterable[str]", n: int = 3) -> str:
+    """' (did you mean A, B?)' with the closest names of `known` (difflib), or '' when none is close."""
+    near = difflib.get_close_matches(name, sorted(set(known)), n=n, cutoff=0.6)
+    if not near:
+        near = [k for k in sorted(set(known)) if k.lower() == name.lower()]
+    return f" (did you mean {', '.join(near)}?)" if near else ""
 
 
 def _check(value: Any, tp: Any) -> bool:
@@ -61,6 +77,10 @@ def typecheck(name: str, fn: Callable[..., Any], values: Mapping[str, Any]) -> N
     """Raise ConfigError when a value does not match the annotation of ``fn``'s parameter."""
     hints = typing.get_type_hints(fn)
     for key, value in values.items():
+        if value is gin.REQUIRED:
+            macro = MACRO_OF.get(f"{name}.{key}")
+            how = (f"--gin.{macro}=\"'...'\" (macro {macro})" if macro else f"--gin.{name}.{key}=...")
+            raise ConfigError(f"required setting {name}.{key} is missing: set it with {how}")
         tp = hints.get(key, Any)
         if not _check(value, tp):
             raise ConfigError(f"gin binding {name}.{key} = {value!r}: expected {_fmt(tp)}, "
@@ -130,6 +150,9 @@ def train_config(model_dir: str, train_steps: int, batch_size: int, task_feature
             raise ConfigError(f"gin binding train.{key} = {val}: expected a positive integer")
     if init_checkpoint == "":
         init_checkpoint = None
+    model_dir = str(resolve(model_dir))  # relative paths are relative to the working directory
+    if init_checkpoint is not None:
+        init_checkpoint = str(resolve(init_checkpoint))
     return TrainConfig(**{k: v for k, v in locals().items() if k in {f.name for f in dataclasses.fields(TrainConfig)}})
 
 
@@ -194,34 +217,154 @@ def distributed_config(coordinator_address: str | None = None, num_processes: in
     return {k: v for k, v in locals().items()}
 
 
-def parse(gin_files: Sequence[str], gin_bindings: Sequence[str], search_paths: Sequence[str] = ()) -> None:
-    """Parse gin files + bindings (search paths: given ones, cwd, the repository's configs/)."""
-    gin.clear_config()
-    for p in [*search_paths, str(CONFIG_DIR), "."]:
-        gin.add_config_file_search_path(p)
-    files = []
-    for f in gin_files:
-        if Path(f).exists():
-            files.append(f)
-        elif (CONFIG_DIR / f).exists():
-            files.append(str(CONFIG_DIR / f))
-        elif not any((Path(sp) / f).exists() for sp in search_paths):
-            raise ConfigError(f"--gin_file={f}: no such file (searched ., {', '.join(search_paths) or '-'}, "
-                              f"{CONFIG_DIR})")
-        else:
-            files.append(f)
+def _safe_exists(check: Callable[[str], bool]) -> Callable[[str], bool]:
+    """gin's package-path reader crashes (TypeError) on namespace packages such as a ./runs folder."""
+    def exists(path: str) -> bool:
+        try:
+            return bool(check(path))
+        except (TypeError, ValueError, ImportError):
+            return False
+    exists.snitk_safe = True  # type: ignore[attr-defined]
+    return exists
+
+
+def _set_search_paths(search_paths: Sequence[str]) -> list[str]:
+    """Includes resolve in the package's configs/ first (never shadowed by ./runs or ./models), then
+    the given search paths, then the working directory."""
+    prefixes = [str(CONFIG_DIR), *(str(resolve(p)) for p in search_paths), ""]
+    gin.config._LOCATION_PREFIXES[:] = prefixes
+    gin.config._FILE_READERS[:] = [(r, c if getattr(c, "snitk_safe", False) else _safe_exists(c))
+                                   for r, c in gin.config._FILE_READERS]
+    return prefixes
+
+
+def find_gin_file(name: str, search_paths: Sequence[str] = ()) -> str:
+    """The file a --gin_file names: absolute as is, else configs/NAME, the search paths, then ./NAME."""
+    if os.path.isabs(name):
+        if not Path(name).is_file():
+            raise ConfigError(f"--gin_file={name}: no such file")
+        return name
+    for base in (CONFIG_DIR, *(resolve(p) for p in search_paths)):
+        if (Path(base) / name).is_file():
+            return str(Path(base) / name)
+    if Path(name).is_file():
+        return str(resolve(name))
+    raise ConfigError(f"--gin_file={name}: no such file (searched {CONFIG_DIR}, {', '.join(search_paths) or '-'}, "
+                      f"{os.getcwd()})")
+
+
+_BARE_WORD = re.compile(r"^\s*[^\s'\"\[\]{}()@%0-9+\-.][^'\"]*$")
+
+
+def _binding_error(binding: str, exc: Exception) -> ConfigError:
+    """A ConfigError for one --gin binding: quoting help for bare strings, close names for typos."""
+    key, _, value = binding.partition("=")
+    key, value = key.strip(), value.strip()
+    msg = str(exc).split("\n")[0]
+    if isinstance(exc, SyntaxError) and _BARE_WORD.match(value) and value not in ("True", "False", "None"):
+        return ConfigError(f"--gin.{key}={value}: a string value needs quotes inside the flag, e.g. "
+                           f"--gin.{key}=\"'{value}'\"")
+    m = re.search(r"No configurable matching '([^']+)'", msg)
+    if m:
+        return ConfigError(f"--gin.{key}: unknown configurable {m.group(1)!r}{closest(m.group(1), _configurable_names())}")
+    m = re.search(r"Configurable '([^']+)' doesn't have a parameter named '([^']+)'", msg)
+    if m:
+        return ConfigError(f"--gin.{key}: {m.group(1)!r} has no parameter {m.group(2)!r}"
+                           f"{closest(m.group(2), _parameter_names(m.group(1)))}")
+    return ConfigError(f"--gin.{key}={value}: {msg}")
+
+
+def _configurable_names() -> list[str]:
+    names = set()
+    for selector in gin.config._REGISTRY._selector_map:
+        names.add(selector)
+        names.add(selector.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
+def _parameter_names(configurable: str) -> list[str]:
     try:
-        gin.parse_config_files_and_bindings(files, list(gin_bindings), finalize_config=False)
+        fn = gin.config._REGISTRY.get_match(configurable).wrapped
+        return list(inspect.signature(fn).parameters)
+    except Exception:  # noqa: BLE001 - suggestions are best effort
+        return []
+
+
+def _macro_refs(value: Any) -> Iterator[str]:
+    if isinstance(value, gin.config.ConfigurableReference):
+        if value.config_key[1] == "gin.macro":
+            yield value.config_key[0]
+    elif isinstance(value, (list, tuple, set)):
+        for v in value:
+            yield from _macro_refs(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _macro_refs(v)
+
+
+def check_macros() -> None:
+    """Every macro that is set must be used and every macro that is used must be set (typos are errors)."""
+    defined, used = set(), set()
+    for (scope, selector), params in gin.config._CONFIG.items():
+        if selector == "gin.macro":
+            defined.add(scope)
+        for value in params.values():
+            used.update(_macro_refs(value))
+    for name in sorted(used - defined):
+        raise ConfigError(f"macro %{name} is used but never set{closest(name, defined)}")
+    for name in sorted(defined - used):
+        raise ConfigError(f"macro {name} is set but nothing uses it{closest(name, used - {name})}; "
+                          f"known macros: {', '.join(sorted(used))}")
+
+
+def parse(gin_files: Sequence[str], gin_bindings: Sequence[str], search_paths: Sequence[str] = ()) -> None:
+    """Parse gin files + bindings (includes: the repository's configs/, the search paths, then cwd);
+    unknown macros, configurables and parameters are ConfigErrors naming the closest known names."""
+    gin.clear_config()
+    _set_search_paths(search_paths)
+    files = [find_gin_file(f, search_paths) for f in gin_files]
+    try:
+        gin.parse_config_files_and_bindings(files, [], finalize_config=False)
     except (ValueError, KeyError, SyntaxError, IOError) as e:
-        raise ConfigError(f"bad gin configuration: {e}") from e
+        raise ConfigError(f"bad gin configuration: {_first_lines(e)}") from e
+    for binding in gin_bindings:
+        _import_configurables_of(binding)
+        try:
+            gin.parse_config(binding)
+        except (ValueError, KeyError, SyntaxError, IOError) as e:
+            raise _binding_error(binding, e) from e
+    check_macros()
+
+
+def _import_configurables_of(binding: str) -> None:
+    """`snitk.tasks.data_dir.path = ...` needs snitk.tasks imported (its configurables registered) first."""
+    import importlib
+
+    parts = binding.split("=", 1)[0].strip().lstrip("@%").split(".")
+    for i in range(len(parts) - 1, 1, -1):
+        if parts[0] != "snitk":
+            return
+        try:
+            importlib.import_module(".".join(parts[:i]))
+            return
+        except ImportError:
+            continue
+
+
+def _first_lines(exc: Exception) -> str:
+    text = str(exc)
+    m = re.search(r"No configurable matching '([^']+)'", text)
+    if m:
+        text += closest(m.group(1), _configurable_names())
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def call(fn: Callable[[], Any], name: str) -> Any:
     """Call a gin configurable, turning gin's errors (unset REQUIRED macro, ...) into ConfigError."""
     try:
         return fn()
-    except ConfigError:
-        raise
+    except ConfigError as e:  # gin appends "In call to configurable ..." lines: keep the message
+        raise ConfigError(str(e).split("\n")[0]) from None
     except (ValueError, RuntimeError, TypeError, KeyError) as e:
         raise ConfigError(f"gin configuration of {name!r}: {e}") from e
 

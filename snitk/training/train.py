@@ -3,7 +3,8 @@
     python -m snitk.train --gin_file=configs/experiments/demo_cpu.gin --gin.MODEL_DIR="'/tmp/demo'"
     python -m snitk.train --gin_file=experiments/tk_instruct_11b_tpu_v3_256.gin --dry_run
 
-Python API: ``run(gin_files, gin_bindings) -> Path`` (the MODEL_DIR).
+Python API: ``run(gin_files, gin_bindings) -> Path`` (the MODEL_DIR). Exit status 0 when finished, 2 on a
+configuration/data/checkpoint error, 3 on a non-finite loss, 143 after a SIGTERM save (rerun to resume).
 """
 
 from __future__ import annotations
@@ -110,8 +111,14 @@ def dry_run(parts: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ training
+class Preempted(SnitkError):
+    """SIGTERM stopped training after saving a checkpoint; the CLI exits 143 so schedulers requeue."""
+
+    exit_code = 143
+
+
 class _Preemption:
-    """SIGTERM -> finish the current step, save, exit 0."""
+    """SIGTERM -> finish the current step, save, raise Preempted (exit 143)."""
 
     def __init__(self) -> None:
         self.requested = False
@@ -191,11 +198,16 @@ def train_loop(parts: dict[str, Any]) -> Path:
     log.info("process %d of %d (%d local devices); %s; model %s", jax.process_index(), jax.process_count(),
              jax.local_device_count(), partitioner.describe(), cfg)
     ckpt = TrainCheckpointer(model_dir, keep=tc.keep_checkpoints, async_save=tc.async_checkpointing)
-    latest = ckpt.latest_step()
+    try:  # an error before the training loop must still close the checkpoint manager
+        latest, restored = ckpt.restore_latest(trainer.abstract_state())
+    except BaseException:
+        ckpt.close()
+        raise
     metrics_path = model_dir / "metrics.jsonl"
     if latest is not None:
-        state, saved_cfg, train_state = ckpt.restore(trainer.abstract_state(), latest)
+        state, saved_cfg, train_state = restored
         if saved_cfg != cfg.to_dict():
+            ckpt.close()
             raise CheckpointError(f"{model_dir}/checkpoint_{latest}/model_config differs from the configured model")
         data_position = int(train_state.get("data_position", latest))
         for key, now in (("mixture_or_task_name", tc.mixture_or_task_name), ("batch_size", tc.batch_size),
@@ -212,6 +224,7 @@ def train_loop(parts: dict[str, Any]) -> Path:
         init_cfg = load_config(tc.init_checkpoint)
         for field in ("vocab_size", "emb_dim", "num_heads", "head_dim", "mlp_dim", "num_encoder_layers", "num_decoder_layers"):
             if getattr(init_cfg, field) != getattr(cfg, field):
+                ckpt.close()
                 raise CheckpointError(f"{tc.init_checkpoint}: model_config.{field}={getattr(init_cfg, field)} "
                                       f"but the configured model has {getattr(cfg, field)}")
         _, params = load_init_params(tc.init_checkpoint, trainer.param_shardings, dtype=cfg.param_dtype)
@@ -292,6 +305,9 @@ def train_loop(parts: dict[str, Any]) -> Path:
         if writer is not None:
             writer.flush()
         ckpt.close()
+    if step < tc.train_steps:
+        raise Preempted(f"SIGTERM: stopped at step {step} of {tc.train_steps} after saving checkpoint_{step} "
+                        f"in {model_dir}; rerun the same command to resume")
     return model_dir
 
 
@@ -315,12 +331,16 @@ def _emit(row: dict[str, Any], f: Any, writer: Any, step: int) -> None:
 # ------------------------------------------------------------------------------------ entry points
 def run(gin_files: Sequence[str], gin_bindings: Sequence[str] = (), *, search_paths: Sequence[str] = (),
         dry_run_only: bool = False, distributed: dict[str, Any] | None = None) -> Path:
-    """Parse gin, assemble (type-checked), then dry-run or train. Returns MODEL_DIR."""
+    """Parse gin, assemble (type-checked), check inputs/outputs (``preflight``), then dry-run or train.
+    Returns MODEL_DIR; raises ``Preempted`` when SIGTERM stopped training after a checkpoint save."""
     C.parse(gin_files, gin_bindings, search_paths)
     parts = assemble()
     if dry_run_only:
         dry_run(parts)
         return Path(parts["train"].model_dir)
+    from snitk.training.preflight import preflight
+
+    preflight(parts)
     initialize_distributed({**parts["distributed"], **{k: v for k, v in (distributed or {}).items() if v is not None and v is not False}})
     return train_loop(parts)
 
@@ -345,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NonFiniteLossError as e:
         print(f"snitk train: {e}", file=sys.stderr)
         return 3
+    except Preempted as e:
+        print(f"snitk train: {e}", file=sys.stderr)
+        return Preempted.exit_code
     except SnitkError as e:
         print(f"snitk train: {type(e).__name__}: {e}", file=sys.stderr)
         return 2

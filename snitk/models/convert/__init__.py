@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 
+from snitk.cli import path_arg
 from snitk.errors import SnitkError
 
 log = logging.getLogger(__name__)
@@ -21,16 +22,16 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--from", dest="src_format", choices=["hf", "t5x"], help="import from this format")
     g.add_argument("--to", dest="dst_format", choices=["hf"], help="export a snitk checkpoint to this format")
-    p.add_argument("--src", required=True, help="source folder (HF model dir, T5X checkpoint_<N> dir, or snitk checkpoint/MODEL_DIR)")
-    p.add_argument("--dst", required=True, help="destination folder")
+    p.add_argument("--src", required=True, type=path_arg, help="source folder (HF model dir, T5X checkpoint_<N> dir, or snitk checkpoint/MODEL_DIR)")
+    p.add_argument("--dst", required=True, type=path_arg, help="destination folder")
     p.add_argument("--config", default=None, help="t5x import: T5Config as a JSON file, a gin file or a preset name "
                    "(default: config.gin beside the checkpoint, completed from the parameter shapes)")
     p.add_argument("--dtype", default=None, choices=["float32", "bfloat16"],
                    help="parameter dtype to write (import default float32; export default: as stored)")
     p.add_argument("--scan-layers", action="store_true", help="hf import: stack layers (config.scan_layers=True)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing destination checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing destination (checkpoint or HF export)")
     p.add_argument("--max-shard-gb", type=float, default=4.0, help="hf export: safetensors shard size")
-    p.add_argument("--vocab", default=None, help="hf export: SentencePiece model to ship as spiece.model (T5Tokenizer)")
+    p.add_argument("--vocab", default=None, type=path_arg, help="hf export: SentencePiece model to ship as spiece.model (T5Tokenizer)")
     p.add_argument("--extra-ids", type=int, default=100, help="hf export: sentinel tokens added by T5Tokenizer")
     return p
 
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("absl").setLevel(logging.WARNING)
     try:
+        from snitk.outputs import check_output_dir
+
+        check_output_dir(args.dst, "--dst")
         if args.src_format == "hf":
             from snitk.models.convert.hf import import_hf
 
@@ -57,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
             cfg = load_config(args.src)
             export_hf(args.src, args.dst, dtype=args.dtype, max_shard_bytes=int(args.max_shard_gb * (1 << 30)),
-                      vocab=args.vocab, extra_ids=args.extra_ids)
+                      vocab=args.vocab, extra_ids=args.extra_ids, overwrite=args.overwrite)
     except SnitkError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

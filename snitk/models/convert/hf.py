@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -24,9 +26,10 @@ import ml_dtypes
 import numpy as np
 from tqdm import tqdm
 
-from snitk.atomic import atomic_open, write_json
+from snitk.atomic import atomic_open, current_umask, write_json
 from snitk.errors import CheckpointError, ConfigError
 from snitk.models import checkpoint as ck
+from snitk.paths import resolve
 
 log = logging.getLogger(__name__)
 
@@ -401,16 +404,37 @@ def _write_safetensors(path: Path, tensors: list[tuple[str, tuple[int, ...], np.
 
 
 def export_hf(src: str | Path, dst: str | Path, *, dtype: str | None = None,
-              max_shard_bytes: int = 4 << 30, vocab: str | Path | None = None, extra_ids: int = 100) -> Path:
+              max_shard_bytes: int = 4 << 30, vocab: str | Path | None = None, extra_ids: int = 100,
+              overwrite: bool = False) -> Path:
     """Write ``dst/config.json`` + safetensors (sharded above ``max_shard_bytes``) that transformers loads.
 
     With ``vocab`` (a SentencePiece model) the folder also gets ``spiece.model`` and a
     ``tokenizer_config.json`` for ``T5Tokenizer`` with ``extra_ids`` sentinel tokens (T5's convention).
+    The export is written to a temporary folder beside ``dst`` and renamed when complete; an existing,
+    non-empty ``dst`` is replaced only with ``overwrite``.
     """
+    final = Path(resolve(dst))
+    if final.exists() and (not final.is_dir() or any(final.iterdir())) and not overwrite:
+        raise CheckpointError(f"{final}: already exists (pass --overwrite to replace it)")
     ckpt = ck.resolve_checkpoint(src)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.export-", dir=final.parent))
+    tmp.chmod(0o777 & ~current_umask())
+    try:
+        _export_hf(ckpt, tmp, dtype=dtype, max_shard_bytes=max_shard_bytes, vocab=vocab, extra_ids=extra_ids)
+        old = final.with_name(f".{final.name}.old-{tmp.name}")
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _export_hf(ckpt: Path, dst: Path, *, dtype: str | None, max_shard_bytes: int, vocab: str | Path | None,
+               extra_ids: int) -> Path:
     config = ck.load_config(ckpt)
-    dst = Path(dst)
-    dst.mkdir(parents=True, exist_ok=True)
     stored = set(ck.param_names(ckpt))
     out_dtype = None if dtype is None else np.dtype(ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype)
     entries: list[tuple[str, tuple[int, ...], np.dtype, Callable[[], np.ndarray]]] = []
