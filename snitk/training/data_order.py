@@ -14,6 +14,7 @@ step S costs what starting at step 0 does.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -23,6 +24,7 @@ from snitk.errors import CheckpointError
 log = logging.getLogger(__name__)
 
 POSITION_VERSION = 2
+CACHED_EPOCHS = 16
 
 
 class DataOrder:
@@ -34,20 +36,23 @@ class DataOrder:
         self.num_examples = int(num_examples)
         self.seed = int(seed)
         self.shuffle = bool(shuffle)
-        self._cache: dict[int, np.ndarray] = {}
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()  # recently used epochs
 
     def permutation(self, epoch: int) -> np.ndarray:
         """The example order of ``epoch`` (identity when not shuffling)."""
         perm = self._cache.get(epoch)
-        if perm is None:
-            if self.shuffle:
-                rng = np.random.default_rng(np.random.SeedSequence([self.seed & 0xFFFFFFFF, epoch, 0x5D17]))
-                perm = rng.permutation(self.num_examples)
-            else:
-                perm = np.arange(self.num_examples)
-            if len(self._cache) >= 4:  # rows straddle at most a couple of epochs at a time
-                self._cache.pop(min(self._cache))
-            self._cache[epoch] = perm
+        if perm is not None:
+            self._cache.move_to_end(epoch)
+            return perm
+        if self.shuffle:
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed & 0xFFFFFFFF, epoch, 0x5D17]))
+            perm = rng.permutation(self.num_examples).astype(np.int32)
+        else:
+            perm = np.arange(self.num_examples, dtype=np.int32)
+        # Rows drift apart (each packs at its own pace), so a process reads a few epochs at once.
+        if len(self._cache) >= CACHED_EPOCHS:
+            self._cache.popitem(last=False)
+        self._cache[epoch] = perm
         return perm
 
     def example_at(self, position: int) -> tuple[int, int]:
