@@ -251,17 +251,9 @@ def to_global_arrays(batch: Mapping[str, np.ndarray], sharding: jax.sharding.Sha
     return out
 
 
-def count_tokens(batch: Mapping[str, np.ndarray]) -> int:
-    """Non-padding encoder + decoder target tokens in a batch."""
-    n = 0
-    for k in ("encoder_input_tokens", "decoder_target_tokens"):
-        if k in batch:
-            n += int(np.count_nonzero(batch[k]))
-    return n
-
-
 def count_global_tokens(batch: Mapping[str, jax.Array]) -> int:
-    """``count_tokens`` of a batch placed on the mesh (all rows, whichever process built them)."""
+    """Non-padding encoder + decoder target tokens of a batch on the mesh (all rows, whichever process
+    built them)."""
     return int(_count_nonzero({k: batch[k] for k in ("encoder_input_tokens", "decoder_target_tokens") if k in batch}))
 
 
