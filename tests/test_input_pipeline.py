@@ -107,9 +107,7 @@ def test_each_epoch_is_a_fresh_permutation_of_every_example():
         assert sorted(perm.tolist()) == list(range(50))
     assert not np.array_equal(epochs[0], epochs[1]) and not np.array_equal(epochs[1], epochs[2])
     np.testing.assert_array_equal(DataOrder(50, seed=7).permutation(1), epochs[1])  # a function of (seed, epoch)
-    from snitk.errors import DataError
-
-    with pytest.raises(DataError, match="no examples"):
+    with pytest.raises(ConfigError, match="no examples"):
         DataOrder(0, seed=7)
     assert not np.array_equal(DataOrder(50, seed=8).permutation(0), epochs[0])
     # unpacked rows read every example exactly once per epoch

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from snitk.errors import CheckpointError, DataError
+from snitk.errors import CheckpointError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ class DataOrder:
 
     def __init__(self, num_examples: int, seed: int, shuffle: bool = True):
         if num_examples <= 0:
-            raise DataError("the training selection has no examples (check the task's data dir, split "
-                            "and selection settings)")
+            raise ConfigError("train.mixture_or_task_name: the selected task has no examples (expected at "
+                              "least one; check its data dir, split and selection settings)")
         self.num_examples = int(num_examples)
         self.seed = int(seed)
         self.shuffle = bool(shuffle)
