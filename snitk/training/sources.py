@@ -84,7 +84,8 @@ class SelectionSource:
         refs = list(inst.output)
         if not self.redraw:  # evaluation splits: the stable choice and the first reference, as snitk.tasks
             return choose_encoding(self.encoding, task.name, inst.id, self.selection_seed), refs[0]
-        rng = random.Random(f"{self.selection_seed}:{seed}:{epoch}:{index}")
+        # the encoding name decorrelates the draws of a mixture's tasks (one selection, several encodings)
+        rng = random.Random(f"{self.selection_seed}:{self.encoding.name}:{seed}:{epoch}:{index}")
         enc = get_encoding(rng.choice(self.encoding.mix)) if self.encoding.mix else self.encoding
         return enc, rng.choice(refs)
 
