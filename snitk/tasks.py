@@ -271,6 +271,12 @@ def register(track: str, encoding: str, *, data_dir: str | os.PathLike | None = 
     return name
 
 
+def registered_selection(name: str) -> Selection | None:
+    """The selection a snitk task was registered with (None for other names); the training input
+    pipeline reads its examples by index through it."""
+    return _REGISTERED.get(name) if name in seqio.TaskRegistry.names() else None
+
+
 _NAME = re.compile(
     r"^snitk_(?P<track>default|xlingual)_(?P<encoding>" + "|".join(sorted(map(re.escape, ENCODINGS), key=len, reverse=True))
     + r")(?:_inst(?P<inst>\d+|all))?(?:_tasks(?P<tasks>\d+))?(?:_seed(?P<seed>\d+))?(?:_len(?P<len>\d+))?$"

@@ -80,6 +80,12 @@ def test_kill9_then_rerun_is_bit_identical(tmp_path):
     assert len(_steps(run)) <= 2  # keep the last N
     assert not [p for p in run.iterdir() if "tmp" in p.name]
     assert _fingerprint(run) == _fingerprint(ref)
+    # the data position is one cursor per batch row (restored without replaying the consumed batches)
+    from snitk.training.checkpoints import read_train_state
+
+    positions = [read_train_state(d / f"checkpoint_{STEPS}")["data_position"] for d in (run, ref)]
+    assert positions[0] == positions[1] and len(positions[0]["row_cursors"]) == 8
+    assert min(positions[0]["row_cursors"]) >= STEPS  # packed rows: at least one example per step
     # metrics of replayed steps are not duplicated
     import json
 

@@ -1,20 +1,24 @@
-"""Training batches from seqio tasks/mixtures, with a data order that is a function of (seed, step).
+"""Training batches: per-process rows of a global batch whose order is a function of (seed, position).
 
-Every host builds the same global batch stream (seeded shuffle + repeat, packed by seqio's
-EncDecFeatureConverter, batched with drop_remainder) and skips the batches already consumed, so a
-resumed run sees exactly the batches an uninterrupted one would. Each device then receives its slice of
-the global batch (``to_global_arrays``), which works the same for one or many processes.
+The source (``make_source``) addresses the selected examples by index; ``data_order`` maps every
+batch row to its own stream of a seeded, per-epoch permutation, and ``InputPipeline`` builds only the
+rows this process's devices hold (``local_rows``), packing each row greedily from its stream. The
+global batches are therefore the same for any number of processes, and the data position (one
+cursor per row, saved with each checkpoint) restores in constant time: no replay on resume.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping, Sequence
 
 import jax
 import numpy as np
 
 from snitk.errors import ConfigError
+from snitk.training.data_order import DataOrder, position_state, stream_position
+from snitk.training.packing import Example, build_row, fits, stack_rows
+from snitk.training.sources import ArraySource, ConcatSource, ExampleSource, SelectionSource
 
 log = logging.getLogger(__name__)
 
@@ -95,48 +99,164 @@ def task_vocab_size(name: str) -> int:
     return int(get_task(name).output_features["targets"].vocabulary.vocab_size)
 
 
-def build_dataset(mixture_or_task_name: str, task_feature_lengths: Mapping[str, int], batch_size: int, *,
-                  split: str = "train", seed: int = 0, shuffle: bool = True, pack: bool = True,
-                  start_batch: int = 0, use_cached: bool = False):
-    """The tf.data pipeline of global batches, positioned after ``start_batch`` consumed batches."""
-    seqio, tf = _import_seqio()
+def _check_lengths(task_feature_lengths: Mapping[str, int]) -> dict[str, int]:
     if set(task_feature_lengths) != {"inputs", "targets"}:
         raise ConfigError(f"TASK_FEATURE_LENGTHS={dict(task_feature_lengths)!r}: expected keys 'inputs' and 'targets'")
+    return {k: int(v) for k, v in task_feature_lengths.items()}
+
+
+def _selection_vocab(seqio_vocab: Any) -> Any:
+    """The snitk Vocabulary of a seqio SentencePiece vocabulary (same ids); a gs:// one stays seqio's."""
+    from snitk.vocab import get_vocabulary
+
+    path = str(seqio_vocab.sentencepiece_model_file)
+    if path.startswith("gs://"):
+        return seqio_vocab
+    return get_vocabulary(path, seqio_vocab.extra_ids)
+
+
+def make_source(mixture_or_task_name: str, task_feature_lengths: Mapping[str, int], *, split: str = "train",
+                use_cached: bool = False) -> ExampleSource:
+    """The index-addressable examples of a task or mixture (see ``snitk.training.sources``).
+
+    snitk selections render on demand; any other seqio task is read once into memory; a mixture
+    concatenates its tasks, which needs mixing rates proportional to the tasks' sizes.
+    """
+    seqio, _ = _import_seqio()
+    lengths = _check_lengths(task_feature_lengths)
     task = get_task(mixture_or_task_name)
-    lengths = {k: int(v) for k, v in task_feature_lengths.items()}
-    ds = task.get_dataset(sequence_length=lengths, split=split, shuffle=shuffle, seed=seed, num_epochs=None,
-                          use_cached=use_cached, trim_output_features=True)
-    ds = seqio.EncDecFeatureConverter(pack=pack)(ds, lengths)
-    ds = ds.batch(int(batch_size), drop_remainder=True)
-    if start_batch:
-        ds = ds.skip(int(start_batch))
-    options = tf.data.Options()
-    options.deterministic = True
-    ds = ds.with_options(options)
-    return ds.prefetch(2)
+    if isinstance(task, seqio.Mixture):
+        parts = [make_source(t.name, lengths, split=split, use_cached=use_cached) for t in task.tasks]
+        per_example = [task.get_rate(t) / max(len(p), 1) for t, p in zip(task.tasks, parts)]
+        if max(per_example) > min(per_example) * (1 + 1e-6):
+            raise ConfigError(f"train.mixture_or_task_name={mixture_or_task_name!r}: mixing rates "
+                              f"{[task.get_rate(t) for t in task.tasks]} are not proportional to the task sizes "
+                              f"{[len(p) for p in parts]}; the index-based input pipeline reads a mixture as the "
+                              f"concatenation of its tasks")
+        return ConcatSource(parts)
+    import snitk.tasks as tasks
+
+    sel = tasks.registered_selection(mixture_or_task_name)
+    if sel is not None:
+        vocab = _selection_vocab(task.output_features["inputs"].vocabulary)
+        return SelectionSource.from_corpus(sel.resolved_data_dir(), sel.track, sel.encoding, vocab, lengths,
+                                           split=split, max_train_per_task=sel.max_train_per_task,
+                                           num_train_tasks=sel.num_train_tasks, selection_seed=sel.seed,
+                                           max_input_tokens=sel.max_input_tokens)
+    ds = task.get_dataset(sequence_length=lengths, split=split, shuffle=False, num_epochs=1, use_cached=use_cached,
+                          trim_output_features=True)
+    return ArraySource([{k: ex[k][:lengths[k]] for k in lengths} for ex in ds.as_numpy_iterator()])
 
 
-def batch_iterator(mixture_or_task_name: str, task_feature_lengths: Mapping[str, int], batch_size: int,
-                   **kw: Any) -> Iterator[dict[str, np.ndarray]]:
-    """Numpy global batches (see ``build_dataset``)."""
-    ds = build_dataset(mixture_or_task_name, task_feature_lengths, batch_size, **kw)
-    for batch in ds.as_numpy_iterator():
-        yield {k: np.asarray(v) for k, v in batch.items()}
+def local_rows(sharding: jax.sharding.Sharding, batch_size: int) -> list[int]:
+    """The global batch rows held by this process's devices under ``sharding`` (sorted)."""
+    rows: set[int] = set()
+    for idx in sharding.addressable_devices_indices_map((int(batch_size),)).values():
+        rows.update(range(*(idx[0] if idx else slice(None)).indices(int(batch_size))))
+    return sorted(rows)
 
 
-def to_global_arrays(batch: Mapping[str, np.ndarray], sharding: jax.sharding.Sharding) -> dict[str, jax.Array]:
-    """Place a host-global numpy batch onto the mesh: each addressable device takes its slice."""
+class InputPipeline:
+    """Iterator of this process's rows of each global batch (numpy, ``(len(rows), length)`` per feature).
+
+    ``rows``: the global row indices to build (default: all). ``cursors``: the saved per-row data
+    position (``data_order.cursors_from_state``); default the start.
+    """
+
+    def __init__(self, source: ExampleSource, task_feature_lengths: Mapping[str, int], batch_size: int, *,
+                 seed: int = 0, shuffle: bool = True, pack: bool = True, rows: Sequence[int] | None = None,
+                 cursors: Sequence[int] | None = None):
+        self.source = source
+        self.lengths = _check_lengths(task_feature_lengths)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.pack = bool(pack)
+        self.order = DataOrder(len(source), seed, shuffle)
+        self.rows = list(range(self.batch_size)) if rows is None else sorted(int(r) for r in rows)
+        if cursors is not None and len(cursors) != self.batch_size:
+            raise ConfigError(f"{len(cursors)} row cursors for a batch of {self.batch_size} rows")
+        self.cursors = {r: int(cursors[r]) if cursors is not None else 0 for r in self.rows}
+        self._pending: dict[int, tuple[int, Example]] = {}  # row -> (cursor, example that did not fit)
+
+    def _example(self, row: int, cursor: int) -> Example:
+        pending = self._pending.pop(row, None)
+        if pending is not None and pending[0] == cursor:
+            return pending[1]
+        epoch, index = self.order.example_at(stream_position(row, cursor, self.batch_size))
+        return self.source.example(index, epoch, self.seed)
+
+    def _next_row(self, row: int) -> dict[str, np.ndarray]:
+        cursor = self.cursors[row]
+        taken = [self._example(row, cursor)]
+        cursor += 1
+        if self.pack:
+            used = {k: len(taken[0][k]) for k in ("inputs", "targets")}
+            while True:
+                ex = self._example(row, cursor)
+                if not fits(used, ex, self.lengths):
+                    self._pending[row] = (cursor, ex)
+                    break
+                taken.append(ex)
+                used = {k: used[k] + len(ex[k]) for k in used}
+                cursor += 1
+        self.cursors[row] = cursor
+        return build_row(taken, self.lengths, self.pack)
+
+    def __iter__(self) -> "InputPipeline":
+        return self
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        return stack_rows([self._next_row(r) for r in self.rows])
+
+    def global_cursors(self) -> list[int]:
+        """Every row's cursor (gathered from all processes; a collective call when there are several)."""
+        local = np.full(self.batch_size, -1, np.int64)
+        for r, c in self.cursors.items():
+            local[r] = c
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            gathered = np.asarray(multihost_utils.process_allgather(local))
+            local = gathered.reshape(-1, self.batch_size).max(axis=0)
+        if (local < 0).any():
+            raise ConfigError(f"rows {np.flatnonzero(local < 0).tolist()[:8]} of the batch are built by no process")
+        return [int(c) for c in local]
+
+    def position(self) -> dict[str, Any]:
+        """The data position to save with a checkpoint (collective, see ``global_cursors``)."""
+        return position_state(self.global_cursors())
+
+
+def to_global_arrays(batch: Mapping[str, np.ndarray], sharding: jax.sharding.Sharding,
+                     rows: Sequence[int] | None = None, batch_size: int | None = None) -> dict[str, jax.Array]:
+    """Place a batch onto the mesh: each addressable device takes its slice.
+
+    ``batch`` holds the whole global batch, or (with ``rows`` and ``batch_size``) only the global
+    rows ``rows`` of a batch of ``batch_size`` rows — those this process's devices hold.
+    """
     out = {}
+    pos = None if rows is None else {int(r): i for i, r in enumerate(rows)}
     for k, v in batch.items():
         v = np.asarray(v)
-        out[k] = jax.make_array_from_callback(v.shape, sharding, lambda idx, v=v: v[idx])
+        if pos is None:
+            out[k] = jax.make_array_from_callback(v.shape, sharding, lambda idx, v=v: v[idx])
+            continue
+        shape = (int(batch_size if batch_size is not None else len(pos)),) + v.shape[1:]
+
+        def local(idx, v=v, n=shape[0]):
+            want = [pos[r] for r in range(*idx[0].indices(n))]
+            return v[want][(slice(None),) + tuple(idx[1:])]
+
+        out[k] = jax.make_array_from_callback(shape, sharding, local)
     return out
 
 
-def count_tokens(batch: Mapping[str, np.ndarray]) -> int:
-    """Non-padding encoder + decoder target tokens in a batch."""
-    n = 0
-    for k in ("encoder_input_tokens", "decoder_target_tokens"):
-        if k in batch:
-            n += int(np.count_nonzero(batch[k]))
-    return n
+def count_global_tokens(batch: Mapping[str, jax.Array]) -> int:
+    """Non-padding encoder + decoder target tokens of a batch on the mesh (all rows, whichever process
+    built them)."""
+    return int(_count_nonzero({k: batch[k] for k in ("encoder_input_tokens", "decoder_target_tokens") if k in batch}))
+
+
+@jax.jit
+def _count_nonzero(arrays: Mapping[str, jax.Array]) -> jax.Array:
+    return sum(jax.numpy.count_nonzero(v) for v in arrays.values())

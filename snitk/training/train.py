@@ -209,13 +209,13 @@ def train_loop(parts: dict[str, Any]) -> Path:
         if saved_cfg != cfg.to_dict():
             ckpt.close()
             raise CheckpointError(f"{model_dir}/checkpoint_{latest}/model_config differs from the configured model")
-        data_position = int(train_state.get("data_position", latest))
+        data_position = train_state.get("data_position", latest)  # row cursors (an int: older checkpoints)
         for key, now in (("mixture_or_task_name", tc.mixture_or_task_name), ("batch_size", tc.batch_size),
                          ("task_feature_lengths", dict(tc.task_feature_lengths)), ("seed", tc.seed)):
             if key in train_state and train_state[key] != now:
                 log.warning("resuming with %s=%r but checkpoint_%d was trained with %r: the data order will "
                             "differ from an uninterrupted run", key, now, latest, train_state[key])
-        log.info("restored %s/checkpoint_%d (data position %d)", model_dir, latest, data_position)
+        log.info("restored %s/checkpoint_%d", model_dir, latest)
         if is_main:
             _truncate_metrics(metrics_path, latest)
     elif tc.init_checkpoint:
@@ -229,10 +229,10 @@ def train_loop(parts: dict[str, Any]) -> Path:
                                       f"but the configured model has {getattr(cfg, field)}")
         _, params = load_init_params(tc.init_checkpoint, trainer.param_shardings, dtype=cfg.param_dtype)
         state = trainer.state_from_params(params)
-        data_position = 0
+        data_position = None
     else:
         state = trainer.init_state(tc.seed)
-        data_position = 0
+        data_position = None
     start = int(jax.device_get(state["step"]))
     if tc.eval_hook is not None and hasattr(tc.eval_hook, "bind_config"):
         tc.eval_hook.bind_config(cfg)
@@ -246,9 +246,14 @@ def train_loop(parts: dict[str, Any]) -> Path:
         log.info("already trained to step %d >= train_steps=%d", start, tc.train_steps)
         ckpt.close()
         return model_dir
-    batches = D.batch_iterator(tc.mixture_or_task_name, tc.task_feature_lengths, tc.batch_size,
-                               split=tc.split, seed=tc.seed, shuffle=tc.shuffle, pack=tc.pack,
-                               start_batch=data_position, use_cached=tc.use_cached)
+    from snitk.training.data_order import cursors_from_state
+
+    # This process builds only the rows its devices hold; the data position restores in O(1).
+    source = D.make_source(tc.mixture_or_task_name, tc.task_feature_lengths, split=tc.split, use_cached=tc.use_cached)
+    batches = D.InputPipeline(source, tc.task_feature_lengths, tc.batch_size, seed=tc.seed, shuffle=tc.shuffle,
+                              pack=tc.pack, rows=D.local_rows(partitioner.data_sharding, tc.batch_size),
+                              cursors=None if data_position is None
+                              else cursors_from_state(data_position, tc.batch_size, start))
     writer = None
     if is_main and tc.tensorboard:
         import tensorflow as tf
@@ -262,12 +267,11 @@ def train_loop(parts: dict[str, Any]) -> Path:
         with _Preemption() as preempt:
             t_last = time.perf_counter()
             while step < tc.train_steps:
-                batch = next(batches)
-                tokens = D.count_tokens(batch)
-                state, metrics = trainer.train_step(state, D.to_global_arrays(batch, partitioner.data_sharding))
+                batch = D.to_global_arrays(next(batches), partitioner.data_sharding, batches.rows, tc.batch_size)
+                tokens = D.count_global_tokens(batch)
+                state, metrics = trainer.train_step(state, batch)
                 metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
                 step += 1
-                data_position += 1
                 now = time.perf_counter()
                 dt, t_last = now - t_last, now
                 check_finite(metrics, step)
@@ -293,7 +297,7 @@ def train_loop(parts: dict[str, Any]) -> Path:
                     t_last = time.perf_counter()
                 stop = preempt.any_process()
                 if step % tc.save_period == 0 or step == tc.train_steps or stop:
-                    save(state, data_position)
+                    save(state, batches.position())
                     t_last = time.perf_counter()
                 if stop:
                     log.warning("preempted at step %d: checkpoint saved, exiting", step)
