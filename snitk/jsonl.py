@@ -7,11 +7,12 @@ import os
 from typing import Any, Iterator
 
 from snitk.errors import DataError
+from snitk.paths import resolve
 
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
     """`(line number, object)` for every non-blank line; DataError naming `path:line` on bad JSON."""
-    with open(path, encoding="utf-8") as f:
+    with resolve(path).open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue

@@ -19,8 +19,8 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import re
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import jax
@@ -29,7 +29,9 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import type_handlers as ocp_type_handlers
 
 from snitk.errors import CheckpointError
-from snitk.paths import resolve
+from etils import epath
+
+from snitk.paths import kvstore_spec, resolve
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +138,7 @@ def _config_dict(config: Any) -> dict:
     raise CheckpointError(f"model config must be a T5Config or a dict, got {type(config).__name__}")
 
 
-def _config_from_dict(d: dict, where: Path) -> Any:
+def _config_from_dict(d: dict, where: epath.Path) -> Any:
     """T5Config.from_dict(d) (a plain dict if snitk.models.configs is unavailable)."""
     try:
         from snitk.models.configs import T5Config
@@ -157,12 +159,12 @@ def _to_savable(params: Any) -> Any:
     return jax.tree_util.tree_map(conv, params)
 
 
-def save_model(path: str | Path, config: Any, params: Any, *, overwrite: bool = False) -> None:
+def save_model(path: str | os.PathLike, config: Any, params: Any, *, overwrite: bool = False) -> None:
     """Write ``params`` + ``config`` as a snitk checkpoint at ``path`` (orbax writes a temp dir, then renames).
 
     ``params`` is the plain nested dict; leaves may be jax/numpy arrays or :class:`LazyArray`.
     """
-    path = Path(path).absolute()
+    path = resolve(path)
     if path.exists() and not overwrite:
         raise CheckpointError(f"{path}: already exists (pass overwrite=True to replace it)")
     params = _to_savable(params)
@@ -181,19 +183,19 @@ def save_model(path: str | Path, config: Any, params: Any, *, overwrite: bool = 
     log.info("saved checkpoint %s", path)
 
 
-def is_checkpoint_dir(path: str | Path) -> bool:
+def is_checkpoint_dir(path: str | os.PathLike) -> bool:
     """True when ``path`` is a finished snitk checkpoint (has the params and model_config items)."""
-    path = Path(path)
+    path = resolve(path)
     if not path.is_dir() or ".orbax-checkpoint-tmp" in path.name:
         return False
     return (path / PARAMS_ITEM).is_dir() and (path / CONFIG_ITEM).exists() and (
         path / "_CHECKPOINT_METADATA"
-    ).exists()
+    ).exists() and ocp.path.step.is_path_finalized(path)  # on buckets: orbax's commit_success.txt
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint dir as is, or for a MODEL_DIR its latest complete ``checkpoint_<N>``; always absolute."""
-    path = Path(resolve(path))
+def resolve_checkpoint(path: str | os.PathLike) -> epath.Path:
+    """A checkpoint dir as is, or for a MODEL_DIR its latest complete ``checkpoint_<N>`` (absolute or a URL)."""
+    path = resolve(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint or model directory")
     if is_checkpoint_dir(path):
@@ -212,7 +214,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
     )
 
 
-def load_config(path: str | Path) -> Any:
+def load_config(path: str | os.PathLike) -> Any:
     """The T5Config stored in a checkpoint (or the latest checkpoint of a MODEL_DIR)."""
     ckpt = resolve_checkpoint(path)
     handler = ocp.CompositeCheckpointHandler(**{CONFIG_ITEM: ocp.JsonCheckpointHandler()})
@@ -221,12 +223,10 @@ def load_config(path: str | Path) -> Any:
     return _config_from_dict(restored[CONFIG_ITEM], ckpt)
 
 
-def params_metadata(path: str | Path) -> Any:
+def params_metadata(path: str | os.PathLike) -> Any:
     """Tree of (shape, dtype) ``jax.ShapeDtypeStruct`` for the stored params, read without loading data."""
     ckpt = resolve_checkpoint(path)
-    from etils import epath
-
-    meta = ocp.StandardCheckpointHandler().metadata(epath.Path(ckpt / PARAMS_ITEM))
+    meta = ocp.StandardCheckpointHandler().metadata(ckpt / PARAMS_ITEM)
     tree = getattr(meta, "tree", meta)
 
     def to_struct(m):
@@ -235,7 +235,7 @@ def params_metadata(path: str | Path) -> Any:
     return jax.tree_util.tree_map(to_struct, tree, is_leaf=lambda x: hasattr(x, "shape") and hasattr(x, "dtype"))
 
 
-def load_model(path: str | Path, *, shardings: Any = None, dtype: Any = None) -> tuple[Any, Any]:
+def load_model(path: str | os.PathLike, *, shardings: Any = None, dtype: Any = None) -> tuple[Any, Any]:
     """Load ``(config, params)``; with ``shardings`` (a tree matching params) arrays are restored
     straight into those shardings (each host reads only its shards), else onto the default device.
     ``dtype`` casts every parameter while reading."""
@@ -265,7 +265,7 @@ def _plain_dict(tree: Any) -> Any:
     return tree
 
 
-def param_names(path: str | Path) -> list[str]:
+def param_names(path: str | os.PathLike) -> list[str]:
     """Slash-joined names of the stored parameters (from the params item's _METADATA)."""
     ckpt = resolve_checkpoint(path)
     meta = json.loads((ckpt / PARAMS_ITEM / "_METADATA").read_text())
@@ -275,18 +275,19 @@ def param_names(path: str | Path) -> list[str]:
     return sorted(names)
 
 
-def open_param(path: str | Path, name: str) -> Any:
+def open_param(path: str | os.PathLike, name: str) -> Any:
     """A tensorstore handle on one stored parameter (``name`` slash-joined), for streaming reads."""
     import tensorstore as ts
 
     ckpt = resolve_checkpoint(path)
-    item = (ckpt / PARAMS_ITEM).absolute()
+    item = ckpt / PARAMS_ITEM
     meta = json.loads((item / "_METADATA").read_text())
     key = name.replace("/", ".") + "/"
+    base = kvstore_spec(item)
     if meta.get("use_ocdbt", True):
-        kvstore = {"driver": "ocdbt", "base": f"file://{item}", "path": key}
+        kvstore = {"driver": "ocdbt", "base": base, "path": key}
     else:
-        kvstore = {"driver": "file", "path": f"{item}/{key}"}
+        kvstore = {**base, "path": base["path"] + key}
     driver = "zarr3" if meta.get("use_zarr3") else "zarr"
     try:
         return ts.open({"driver": driver, "kvstore": kvstore}, open=True).result()
