@@ -77,24 +77,25 @@ def gcs_emulator_env(endpoint: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def gcs_emulator():
-    """A real GCS JSON API on 127.0.0.1 (gcp-storage-emulator, in memory) with bucket `snitk-test`.
+    """A real GCS JSON API on 127.0.0.1 (gcp-storage-emulator, in memory; see tests/gcs_emulator.py) with
+    bucket `snitk-test`.
 
     Yields the settings dict; they are also exported to this process (and so to subprocesses) while it runs.
     """
-    import shutil
     import subprocess
     import sys
     import tempfile
     import time
     import urllib.request
 
-    exe = shutil.which("gcp-storage-emulator", path=str(Path(sys.executable).parent)) or shutil.which("gcp-storage-emulator")
-    if exe is None:
+    import importlib.util
+
+    if importlib.util.find_spec("gcp_storage_emulator") is None:
         pytest.skip("gcp-storage-emulator is not installed (pip install -e '.[test]')")
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     errors = tempfile.TemporaryFile()
-    proc = subprocess.Popen([exe, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "--quiet",
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("gcs_emulator.py")), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "--quiet",
                              "--default-bucket", GCS_BUCKET], stdout=subprocess.DEVNULL, stderr=errors)
     deadline = time.monotonic() + 30
     while True:
