@@ -122,3 +122,35 @@ def test_eval_resumes_from_bucket(gcs_dir):
     records = [json.loads(x) for x in (resolve(out) / "predictions.jsonl").read_text().splitlines()]
     assert len({r["id"] for r in records}) == 6
     assert json.loads((resolve(out) / "metrics.json").read_text())["overall"]["n"] == 6
+
+
+def test_model_checkpoint_on_bucket_saves_loads_and_streams(gcs_dir):
+    import numpy as np
+
+    from snitk.models.checkpoint import is_checkpoint_dir, load_model, open_param, param_names, save_model
+
+    params = {"encoder": {"layers_0": {"kernel": np.arange(12, dtype=np.float32).reshape(3, 4)}},
+              "token_embedder": {"embedding": np.ones((5, 2), np.float32)}}
+    from test_checkpoint_io import CONFIG as config
+
+    ckpt = f"{gcs_dir}/converted"
+    save_model(ckpt, config, params)
+    assert is_checkpoint_dir(ckpt)
+    assert param_names(ckpt) == ["encoder/layers_0/kernel", "token_embedder/embedding"]
+    _, loaded = load_model(ckpt)
+    np.testing.assert_array_equal(np.asarray(loaded["encoder"]["layers_0"]["kernel"]), params["encoder"]["layers_0"]["kernel"])
+    store = open_param(ckpt, "encoder/layers_0/kernel")  # tensorstore's gcs kvstore under OCDBT
+    np.testing.assert_array_equal(store[1].read().result(), params["encoder"]["layers_0"]["kernel"][1])
+
+
+def test_vocabulary_from_bucket_is_cached_locally(gcs_dir, tmp_path, monkeypatch):
+    from snitk.vocab import DEMO_VOCAB, Vocabulary, resolve_vocab_path
+
+    monkeypatch.setenv("SNITK_CACHE", str(tmp_path / "cache"))
+    url = f"{gcs_dir}/vocab/spm.model"
+    resolve(url).write_bytes(DEMO_VOCAB.read_bytes())
+    local = resolve_vocab_path(url)
+    assert local.is_file() and str(local).startswith(str(tmp_path / "cache"))
+    assert local.read_bytes() == DEMO_VOCAB.read_bytes()
+    text = "sort the numbers 3 1 2"
+    assert Vocabulary(local).encode(text) == Vocabulary(DEMO_VOCAB).encode(text)
