@@ -71,8 +71,7 @@ def gcs_emulator_env(endpoint: str) -> dict[str, str]:
         "TENSORSTORE_GCS_HTTP_URL": endpoint,  # tensorstore (orbax array data)
         "GOOGLE_AUTH_TOKEN_FOR_TESTING": "emulator",  # tensorstore: no credential lookup
         "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",  # gcsfs: no bucket-type probe of the real control API
-        "EPATH_USE_TF": "false",
-    }
+    }  # EPATH_USE_TF=false comes from snitk.paths itself (tf.io.gfile could not reach an emulator)
 
 
 @pytest.fixture(scope="session")

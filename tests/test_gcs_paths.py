@@ -68,6 +68,7 @@ def test_download_into_bucket_then_read_corpus(gcs_dir, tmp_path, monkeypatch):
     corpus = Corpus(data_dir)
     assert [t.name for t in corpus.test_tasks()] == ["task002_t"]
     assert corpus.missing_tasks("train") == []
+    assert main(["validate", "--task-dir", f"{data_dir}/tasks"]) == 0
     # complete: a rerun does nothing, even without the archive
     archive.unlink()
     assert main(["download", "--data-dir", data_dir, "--url", archive.as_uri(), "--quiet"]) == 0
