@@ -17,7 +17,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import tempfile
 from typing import IO, Any, Iterator
 
@@ -52,10 +51,15 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
 
 
 def _upload(local: str, dest: Any) -> None:
-    """Copy a finished local file to the object `dest` in one write (the object appears when it completes)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)  # no-op on buckets; kept for file-system-like URLs
-    with open(local, "rb") as src, dest.open("wb") as out:
-        shutil.copyfileobj(src, out, 1 << 22)
+    """Copy a finished local file to the object `dest` in one upload (the object appears when it completes).
+
+    `put_file` rather than a writable file object: such an object commits what it holds when it is
+    closed, also while an exception propagates.
+    """
+    import fsspec
+
+    fs, remote = fsspec.core.url_to_fs(os.fspath(dest))
+    fs.put_file(local, remote)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
