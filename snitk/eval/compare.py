@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any, Sequence
 
-from etils.epath import Path
-
-from snitk.atomic import atomic_open, write_text
+from snitk.atomic import write_text
 from snitk.errors import DataError
 from snitk.eval.report import category_order, table
-from snitk.paths import resolve
 
 _NAMES = {"exact_match": "EM", "rouge1": "ROUGE-1", "rougeL": "ROUGE-L"}
 
 
 def load_run(run: str | os.PathLike) -> dict[str, Any]:
     """metrics.json of an output directory (or the file itself)."""
-    path = resolve(run)
+    path = Path(run)
     if path.is_dir():
         path = path / "metrics.json"
     if not path.is_file():
         raise DataError(path, None, "metrics.json written by `python -m snitk.eval` (evaluate, score or baseline)")
-    with path.open(encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         metrics = json.load(f)
     if "overall" not in metrics:
         raise DataError(path, "overall", "an object with exact_match, rouge1, rougeL, n")
@@ -31,7 +29,7 @@ def load_run(run: str | os.PathLike) -> dict[str, Any]:
 
 
 def run_label(run: str | os.PathLike) -> str:
-    p = resolve(run)
+    p = Path(run)
     return p.parent.name if p.name == "metrics.json" else p.name
 
 
@@ -56,7 +54,7 @@ def compare(runs: Sequence[str | os.PathLike], output_dir: str | os.PathLike, la
     labels = list(labels) if labels else [run_label(r) for r in runs]
     cats, rows = comparison_rows(metrics)
     md = "# Comparison\n\n" + table(["group", "metric"] + labels, rows) + "\n\n![per category](per_category.png)\n"
-    out = resolve(output_dir)
+    out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "comparison.md", md)
     plot(rows, labels, out / "per_category.png")
@@ -86,6 +84,7 @@ def plot(rows: list[list[Any]], labels: Sequence[str], path: Path) -> None:
     ax.legend(fontsize=8)
     ax.set_title("Per-category scores (official metric per category)")
     fig.tight_layout()
-    with atomic_open(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=120)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
     plt.close(fig)
+    os.replace(tmp, path)

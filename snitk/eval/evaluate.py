@@ -222,7 +222,7 @@ def score_predictions_file(
         output_dir, records, track, data_dir=data_dir, gpt2_bpe=gpt2_bpe,
         title=f"Scores of {Path(predictions_path).name} ({track} track)",
         extra={"predictions_file": str(predictions_path)},
-        write_predictions=resolve(predictions_path) != resolve(output_dir) / "predictions.jsonl",
+        write_predictions=Path(predictions_path).resolve() != (Path(output_dir) / "predictions.jsonl").resolve(),
     )
 
 
