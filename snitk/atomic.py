@@ -7,8 +7,9 @@
   uploaded. Readers see the old object or the whole new one, never a partial one.
 
 `open_append` is the append-only log (metrics.jsonl, the eval's predictions.partial.jsonl): local
-files are appended to and fsynced on `flush()`; on object stores each `flush()` rewrites the whole
-object atomically, since objects cannot be appended to.
+files are appended to and fsynced on `flush()`; objects cannot be appended to, so on object stores
+`flush()` rewrites the whole object atomically, at most every `object_interval_s` seconds (bounding
+the re-upload cost of a long log); `sync()` and closing always do.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import io
 import json
 import os
 import tempfile
+import time
 from typing import IO, Any, Iterator
 
 from snitk.paths import is_url, resolve
@@ -90,25 +92,35 @@ def write_jsonl(path: str | os.PathLike, rows: Any) -> None:
 
 
 class _ObjectLog(io.StringIO):
-    """Text log kept in memory whose `flush()` atomically rewrites the whole object at `path`."""
+    """Text log kept in memory; `flush()` atomically rewrites the whole object at `path` (rate-limited)."""
 
-    def __init__(self, path: Any, initial: str):
+    def __init__(self, path: Any, initial: str, interval_s: float):
         super().__init__()
         self.write(initial)
         self._path = path
         self._saved = initial
+        self._interval_s = interval_s
+        self._last_upload = -float("inf")
 
-    def flush(self) -> None:
+    def flush(self, force: bool = False) -> None:
         super().flush()
+        if not force and time.monotonic() - self._last_upload < self._interval_s:
+            return
         text = self.getvalue()
         if text != self._saved:
             write_text(self._path, text)
             self._saved = text
+            self._last_upload = time.monotonic()
+
+    def sync(self) -> None:
+        """Upload now, whatever the interval."""
+        self.flush(force=True)
 
 
 @contextlib.contextmanager
-def open_append(path: str | os.PathLike) -> Iterator[IO[str]]:
-    """Append lines to the text log `path` (created when absent); `flush()` makes them durable.
+def open_append(path: str | os.PathLike, *, object_interval_s: float = 30.0) -> Iterator[IO[str]]:
+    """Append lines to the text log `path` (created when absent); `flush()` makes them durable
+    (on object stores: at most every `object_interval_s` seconds), `sync()` and closing always do.
 
     A torn last line (a crash mid-write) is ended with a newline first, so it cannot swallow the next line.
     """
@@ -117,11 +129,11 @@ def open_append(path: str | os.PathLike) -> Iterator[IO[str]]:
         old = path.read_text(encoding="utf-8") if path.exists() else ""
         if old and not old.endswith("\n"):
             old += "\n"
-        log = _ObjectLog(path, old)
+        log = _ObjectLog(path, old, object_interval_s)
         try:
             yield log
         finally:
-            log.flush()
+            log.sync()
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as f:
@@ -145,3 +157,5 @@ class _FsyncOnFlush:
     def flush(self) -> None:
         self._f.flush()
         os.fsync(self._f.fileno())
+
+    sync = flush

@@ -39,13 +39,18 @@ def test_atomic_write_to_bucket_leaves_old_object_or_whole_new_one(gcs_dir):
 
 def test_append_log_on_bucket_survives_reopen(gcs_dir):
     log = resolve(gcs_dir) / "metrics.jsonl"
-    with open_append(log) as f:
+    with open_append(log, object_interval_s=3600) as f:
         f.write('{"step": 1}\n')
         f.flush()
-        assert log.read_text() == '{"step": 1}\n'  # durable at flush, before close
+        assert log.read_text() == '{"step": 1}\n'  # the first flush uploads
         f.write('{"step": 2}\n')
-    with open_append(log) as f:
+        f.flush()
+        assert log.read_text() == '{"step": 1}\n'  # rate-limited: the next upload waits for the interval
+    assert log.read_text() == '{"step": 1}\n{"step": 2}\n'  # closing always uploads
+    with open_append(log, object_interval_s=0) as f:
         f.write('{"step": 3}\n')
+        f.flush()
+        assert log.read_text().endswith('{"step": 3}\n')  # no interval: durable at every flush
     assert [json.loads(x)["step"] for x in log.read_text().splitlines()] == [1, 2, 3]
 
 

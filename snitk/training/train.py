@@ -229,6 +229,8 @@ def train_loop(parts: dict[str, Any]) -> os.PathLike:
                    "batch_size": tc.batch_size, "task_feature_lengths": dict(tc.task_feature_lengths)}
 
     def save(st, position):
+        if metrics_file is not None:  # the log up to a checkpoint is durable before it (buckets: every 30 s)
+            metrics_file.sync()
         ckpt.save(st, cfg.to_dict(), {**train_state, "data_position": position})
 
     if start >= tc.train_steps:
