@@ -17,7 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 STEPS = 12
 TRAIN = [sys.executable, "-m", "snitk.train", "--gin_file=experiments/smoke_synthetic_cpu.gin",
          f"--gin.TRAIN_STEPS={STEPS}", "--gin.SAVE_PERIOD=4", "--gin.train.log_period=1",
-         "--gin.train.tensorboard=False"]  # TensorBoard event files go through TensorFlow's own GCS client
+         "--gin.train.tensorboard=False",  # TensorBoard event files go through TensorFlow's own GCS client
+         # the smoke model with an embedding that fits the demo vocabulary the evaluation decodes with
+         "--gin.model.overrides={'vocab_size': 3200, 'emb_dim': 32, 'num_heads': 4, 'head_dim': 8, 'mlp_dim': 64, "
+         "'num_encoder_layers': 1, 'num_decoder_layers': 1}"]
 
 
 def _metric_steps(model_dir: str) -> list[dict]:
