@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 from snitk.cli import path_arg, positive_int
 from snitk.errors import ConfigError, DataError, SnitkError
+from snitk.paths import resolve
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
         vocab = get_vocabulary(args.vocab)
     out = sys.stdout
-    for path in _task_files(Path(args.task_dir), args.task):
+    for path in _task_files(resolve(args.task_dir), args.task):
         task = load_task(path, first=args.limit)
         for inst in task.instances:
             row = prompts.render_example(
@@ -89,7 +90,7 @@ def validate_dir(
     from snitk.natinst.corpus import find_task_dir
     from snitk.natinst.schema import read_split_list, validate_file
 
-    task_dir = Path(task_dir)
+    task_dir = resolve(task_dir)
     problems: list[str] = []
     files = _task_files(task_dir, None)
     for path in tqdm(files, desc="validate", unit="task", disable=quiet or len(files) < 50):
@@ -132,7 +133,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"WARNING {w}", file=sys.stderr)
     for p in problems:
         print(f"INVALID {p}", file=sys.stderr)
-    n = len(_task_files(Path(args.task_dir), None))
+    n = len(_task_files(resolve(args.task_dir), None))
     bad_files = len({p.split(":")[0] for p in problems})
     if problems:
         print(f"{len(problems)} problem(s) in {bad_files} file(s); {n} task file(s) checked", file=sys.stderr)

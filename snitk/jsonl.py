@@ -7,13 +7,14 @@ import os
 from typing import Any, Iterator
 
 from snitk.errors import DataError
+from snitk.paths import resolve
 
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
     """`(line number, object)` for every non-blank line; DataError naming `path:line` on bad JSON."""
     lineno = 0
     try:
-        with open(path, encoding="utf-8") as f:
+        with resolve(path).open(encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
                 yield from _parse(path, lineno, line)
     except UnicodeDecodeError as exc:

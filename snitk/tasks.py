@@ -48,10 +48,10 @@ import os
 import random
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator
 
 import gin
+from etils.epath import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import seqio  # noqa: E402
@@ -59,6 +59,7 @@ import tensorflow as tf  # noqa: E402
 
 from snitk.errors import ConfigError  # noqa: E402
 from snitk.natinst.corpus import Corpus, default_data_dir  # noqa: E402
+from snitk.paths import resolve  # noqa: E402
 from snitk.prompts import ENCODINGS, render  # noqa: E402
 from snitk.vocab import get_vocabulary  # noqa: E402
 
@@ -74,18 +75,16 @@ SPLITS = ("train", "test", "validation")  # "validation" = "test" (t5x's eval co
 @gin.configurable(module="snitk.tasks")
 def data_dir(path: str | None = None) -> Path:
     """The data dir of tasks registered without one: gin `path`, else $SNITK_DATA_DIR, else `tasks/`."""
-    return Path(path) if path else default_data_dir()
+    return resolve(path) if path else default_data_dir()
 
 
 @gin.configurable(module="snitk.tasks")
 def vocabulary(spec: str | None = None, extra_ids: int = 100) -> seqio.Vocabulary:
     """The seqio vocabulary of tasks registered without one (gin `spec`, else $SNITK_VOCAB, else demo).
 
-    A `gs://` spec is handed to seqio as is (read through tf.io.gfile, as on Cloud TPUs).
+    A URL spec (`gs://...`) is read through `snitk.paths` once into the local cache (`snitk.vocab`).
     """
     spec = spec or os.environ.get("SNITK_VOCAB") or None
-    if spec and str(spec).startswith("gs://"):
-        return seqio.SentencePieceVocabulary(str(spec), extra_ids=extra_ids)
     return get_vocabulary(spec, extra_ids).to_seqio()
 
 
@@ -134,7 +133,7 @@ class Selection:
     vocab: str | None  # None: resolved through `vocabulary()`
 
     def resolved_data_dir(self) -> Path:
-        return Path(self.data_dir) if self.data_dir else data_dir()
+        return resolve(self.data_dir) if self.data_dir else data_dir()
 
 
 _REGISTERED: dict[str, Selection] = {}

@@ -13,9 +13,11 @@ import re
 import shutil
 import urllib.request
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import IO, Iterable, Sequence
 
+from snitk.atomic import atomic_open
 from snitk.errors import ConfigError
+from snitk.paths import is_url, resolve
 
 PAD_ID = 0
 EOS_ID = 1
@@ -121,23 +123,30 @@ def check_model_vocab(vocab: Vocabulary, model_vocab_size: int, where: object) -
             "trained with (--vocab)")
 
 
+def _open_url(spec: str) -> IO[bytes]:
+    """A binary stream of `spec`: `http(s)://` through urllib, bucket URLs through the path layer."""
+    if spec.startswith(("http://", "https://")):
+        return urllib.request.urlopen(spec, timeout=60)
+    return resolve(spec).open("rb")
+
+
 def resolve_vocab_path(spec: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
-    """A local path as is; `http(s)://` or `gs://` downloaded once into the cache (needs network)."""
-    spec = str(spec)
-    if "://" not in spec:
-        return Path(spec)
+    """A local path (made absolute); a URL (`gs://`, `http(s)://`, ...) is copied once into the local cache.
+
+    SentencePiece reads local files only, so bucket vocabularies are cached under `$SNITK_CACHE/vocab`.
+    """
+    spec = os.fspath(spec)
+    if not is_url(spec):
+        return Path(resolve(spec))
     cache = Path(cache_dir or os.environ.get("SNITK_CACHE", Path.home() / ".cache" / "snitk")) / "vocab"
-    url = spec.replace("gs://", "https://storage.googleapis.com/", 1) if spec.startswith("gs://") else spec
     target = cache / re.sub(r"[^A-Za-z0-9._-]+", "_", spec)
     if not target.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".part")
         try:
-            with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as f:
-                shutil.copyfileobj(resp, f)
+            with _open_url(spec) as src, atomic_open(target, "wb") as f:
+                shutil.copyfileobj(src, f)
         except OSError as exc:
-            raise ConfigError(f"{spec}: could not download the vocabulary ({exc}); pass a local path instead") from exc
-        os.replace(tmp, target)
+            raise ConfigError(f"{spec}: could not read the vocabulary ({exc}); pass a local path instead") from exc
     return target
 
 

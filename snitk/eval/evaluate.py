@@ -20,12 +20,14 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from snitk.atomic import write_json, write_jsonl, write_text
+from etils.epath import Path
+
+from snitk.atomic import open_append, write_json, write_jsonl, write_text
 from snitk.errors import ConfigError, DataError
 from snitk.jsonl import iter_jsonl
+from snitk.paths import resolve
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ def load_test_set(
 
     check_track(track)
     corpus = Corpus(data_dir, track=track)
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    root = resolve(data_dir) if data_dir is not None else default_data_dir()
     missing = list(corpus.missing_tasks("test"))
     if missing and not allow_missing_tasks:
         shown = ", ".join(missing[:20]) + (f", ... ({len(missing)} in all)" if len(missing) > 20 else "")
@@ -183,7 +185,7 @@ def write_outputs(
     from snitk.eval.intervals import INSTANCE_SCORES, add_intervals, write_instance_scores
     from snitk.eval.report import render_report
 
-    out = Path(output_dir)
+    out = resolve(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics, per_instance = score_records_per_instance(records, track, data_dir=data_dir, gpt2_bpe=gpt2_bpe)
     if extra:
@@ -330,7 +332,7 @@ def _read_partial(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     done: dict[tuple[str, str], dict[str, Any]] = {}
     if not path.exists():
         return done
-    with open(path, encoding="utf-8") as f:
+    with path.open(encoding="utf-8") as f:
         for line in f:
             try:
                 rec = json.loads(line)
@@ -358,7 +360,7 @@ def decode_test_set(
     from snitk.prompts import render
 
     writer = getattr(predictor, "process_index", 0) == 0  # multi-host: process 0 writes (shared output dir)
-    out = Path(output_dir)
+    out = resolve(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     partial = out / PARTIAL
     info_path = out / RUN_INFO
@@ -386,12 +388,7 @@ def decode_test_set(
             encoded.append(predictor.encode(prompt))
         order = sorted(range(len(todo)), key=lambda i: -len(encoded[i]))
         bs = predictor.batch_size
-        if writer and partial.exists() and partial.stat().st_size:
-            with open(partial, "rb+") as f:  # a torn last line (crash mid-write) must not swallow the next record
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    f.write(b"\n")
-        with open(partial if writer else os.devnull, "a", encoding="utf-8") as f:
+        with open_append(partial) if writer else open(os.devnull, "a", encoding="utf-8") as f:
             for start in tqdm(range(0, len(order), bs), desc="decode", unit="batch", disable=not writer):
                 idx = order[start : start + bs]
                 preds = predictor.predict_ids([encoded[i] for i in idx])
@@ -400,9 +397,7 @@ def decode_test_set(
                     rec = make_record(t, inst, pred)
                     done[(t.name, inst.id)] = rec
                     f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                f.flush()
-                if writer:
-                    os.fsync(f.fileno())
+                f.flush()  # durable: fsync locally, one atomic rewrite on object stores
     return [done[(t.name, inst.id)] for t, inst in items]
 
 
@@ -468,7 +463,7 @@ def evaluate(
         extra={"settings": settings, "missing_tasks": test_set.missing, "num_missing_tasks": len(test_set.missing)},
         n_resamples=n_resamples, bootstrap_seed=bootstrap_seed,
     )
-    (Path(output_dir) / PARTIAL).unlink(missing_ok=True)
+    (resolve(output_dir) / PARTIAL).unlink(missing_ok=True)
     return metrics
 
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Any
+
+from snitk.paths import resolve
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class EvalHook:
         self.max_decode_length = max_decode_length
         self.max_input_length = max_input_length
         self.gpt2_bpe = gpt2_bpe
-        self.output_dir = Path(output_dir) if output_dir else None
+        self.output_dir = resolve(output_dir) if output_dir else None
         self._items: list[tuple[Any, Any, list[int]]] | None = None
         self._predictor: Any = None
         self._predictor_config: Any = None

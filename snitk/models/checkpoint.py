@@ -19,8 +19,8 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import re
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import jax
@@ -29,8 +29,10 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import type_handlers as ocp_type_handlers
 
 from snitk.errors import CheckpointError
+from etils import epath
+
 from snitk.models import checkpoint_health as health
-from snitk.paths import resolve
+from snitk.paths import kvstore_spec, resolve
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +139,7 @@ def _config_dict(config: Any) -> dict:
     raise CheckpointError(f"model config must be a T5Config or a dict, got {type(config).__name__}")
 
 
-def _config_from_dict(d: dict, where: Path) -> Any:
+def _config_from_dict(d: dict, where: epath.Path) -> Any:
     """T5Config.from_dict(d) (a plain dict if snitk.models.configs is unavailable)."""
     try:
         from snitk.models.configs import T5Config
@@ -158,12 +160,12 @@ def _to_savable(params: Any) -> Any:
     return jax.tree_util.tree_map(conv, params)
 
 
-def save_model(path: str | Path, config: Any, params: Any, *, overwrite: bool = False) -> None:
+def save_model(path: str | os.PathLike, config: Any, params: Any, *, overwrite: bool = False) -> None:
     """Write ``params`` + ``config`` as a snitk checkpoint at ``path`` (orbax writes a temp dir, then renames).
 
     ``params`` is the plain nested dict; leaves may be jax/numpy arrays or :class:`LazyArray`.
     """
-    path = Path(path).absolute()
+    path = resolve(path)
     if path.exists() and not overwrite:
         raise CheckpointError(f"{path}: already exists (pass --overwrite to replace it)")
     params = _to_savable(params)
@@ -182,23 +184,23 @@ def save_model(path: str | Path, config: Any, params: Any, *, overwrite: bool = 
     log.info("saved checkpoint %s", path)
 
 
-def is_checkpoint_dir(path: str | Path) -> bool:
+def is_checkpoint_dir(path: str | os.PathLike) -> bool:
     """True when ``path`` is a finished snitk checkpoint (every item it declares is present and intact)."""
     return health.problem(path) is None
 
 
-def _looks_like_checkpoint(path: Path) -> bool:
+def _looks_like_checkpoint(path: epath.Path) -> bool:
     return any((path / n).exists() for n in ("_CHECKPOINT_METADATA", PARAMS_ITEM, CONFIG_ITEM))
 
 
-def resolve_checkpoint(path: str | Path, *, flag: str | None = None) -> Path:
-    """A checkpoint dir as is, or for a MODEL_DIR its latest complete ``checkpoint_<N>``; always absolute.
+def resolve_checkpoint(path: str | os.PathLike, *, flag: str | None = None) -> epath.Path:
+    """A checkpoint dir as is, or for a MODEL_DIR its latest complete ``checkpoint_<N>`` (absolute, or a URL).
 
     "Complete" is ``checkpoint_health.problem`` (the same rule training resumes by); newer incomplete
     checkpoints are skipped with a warning; a damaged checkpoint given directly is a CheckpointError.
     """
     where = f"{flag}: " if flag else ""
-    path = Path(resolve(path))
+    path = resolve(path)
     if not path.exists():
         raise CheckpointError(f"{where}{path}: no such checkpoint or model directory")
     if path.is_dir() and _looks_like_checkpoint(path):
@@ -217,7 +219,7 @@ def resolve_checkpoint(path: str | Path, *, flag: str | None = None) -> Path:
     )
 
 
-def load_config(path: str | Path) -> Any:
+def load_config(path: str | os.PathLike) -> Any:
     """The T5Config stored in a checkpoint (or the latest checkpoint of a MODEL_DIR)."""
     ckpt = resolve_checkpoint(path)
     handler = ocp.CompositeCheckpointHandler(**{CONFIG_ITEM: ocp.JsonCheckpointHandler()})
@@ -226,13 +228,11 @@ def load_config(path: str | Path) -> Any:
     return _config_from_dict(restored[CONFIG_ITEM], ckpt)
 
 
-def params_metadata(path: str | Path) -> Any:
+def params_metadata(path: str | os.PathLike) -> Any:
     """Tree of (shape, dtype) ``jax.ShapeDtypeStruct`` for the stored params, read without loading data."""
     ckpt = resolve_checkpoint(path)
-    from etils import epath
-
     with health.reading(ckpt, PARAMS_ITEM):
-        meta = ocp.StandardCheckpointHandler().metadata(epath.Path(ckpt / PARAMS_ITEM))
+        meta = ocp.StandardCheckpointHandler().metadata(ckpt / PARAMS_ITEM)
     tree = getattr(meta, "tree", meta)
 
     def to_struct(m):
@@ -241,7 +241,7 @@ def params_metadata(path: str | Path) -> Any:
     return jax.tree_util.tree_map(to_struct, tree, is_leaf=lambda x: hasattr(x, "shape") and hasattr(x, "dtype"))
 
 
-def load_model(path: str | Path, *, shardings: Any = None, dtype: Any = None) -> tuple[Any, Any]:
+def load_model(path: str | os.PathLike, *, shardings: Any = None, dtype: Any = None) -> tuple[Any, Any]:
     """Load ``(config, params)``; with ``shardings`` (a tree matching params) arrays are restored
     straight into those shardings (each host reads only its shards), else onto the default device.
     ``dtype`` casts every parameter while reading."""
@@ -271,7 +271,7 @@ def _plain_dict(tree: Any) -> Any:
     return tree
 
 
-def param_names(path: str | Path) -> list[str]:
+def param_names(path: str | os.PathLike) -> list[str]:
     """Slash-joined names of the stored parameters (from the params item's _METADATA)."""
     ckpt = resolve_checkpoint(path)
     meta = json.loads((ckpt / PARAMS_ITEM / "_METADATA").read_text())
@@ -281,18 +281,19 @@ def param_names(path: str | Path) -> list[str]:
     return sorted(names)
 
 
-def open_param(path: str | Path, name: str) -> Any:
+def open_param(path: str | os.PathLike, name: str) -> Any:
     """A tensorstore handle on one stored parameter (``name`` slash-joined), for streaming reads."""
     import tensorstore as ts
 
     ckpt = resolve_checkpoint(path)
-    item = (ckpt / PARAMS_ITEM).absolute()
+    item = ckpt / PARAMS_ITEM
     meta = json.loads((item / "_METADATA").read_text())
     key = name.replace("/", ".") + "/"
+    base = kvstore_spec(item)
     if meta.get("use_ocdbt", True):
-        kvstore = {"driver": "ocdbt", "base": f"file://{item}", "path": key}
+        kvstore = {"driver": "ocdbt", "base": base, "path": key}
     else:
-        kvstore = {"driver": "file", "path": f"{item}/{key}"}
+        kvstore = {**base, "path": base["path"] + key}
     driver = "zarr3" if meta.get("use_zarr3") else "zarr"
     with health.reading(ckpt, f"{PARAMS_ITEM}/{name}"):
         return ts.open({"driver": driver, "kvstore": kvstore}, open=True).result()

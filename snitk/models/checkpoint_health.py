@@ -9,13 +9,16 @@ while orbax/tensorstore read an item into one ``CheckpointError`` naming the che
 from __future__ import annotations
 
 import asyncio
+import os
 import contextlib
 import json
 import re
-from pathlib import Path
 from typing import Iterator, Sequence
 
+from etils import epath
+
 from snitk.errors import CheckpointError
+from snitk.paths import resolve
 
 ARRAY_ITEMS = ("params", "opt_state")
 JSON_ITEMS = ("model_config", "train_state")
@@ -24,14 +27,14 @@ TRAIN_ITEMS = ("params", "model_config", "opt_state", "train_state")
 _STEP_RE = re.compile(r"^checkpoint_(\d+)$")
 
 
-def describe(ckpt: str | Path) -> str:
+def describe(ckpt: str | os.PathLike) -> str:
     """'checkpoint step N (PATH)' for checkpoint_<N> folders, else the path."""
-    ckpt = Path(ckpt)
+    ckpt = resolve(ckpt)
     m = _STEP_RE.match(ckpt.name)
     return f"checkpoint step {m.group(1)} ({ckpt})" if m else f"checkpoint {ckpt}"
 
 
-def _json_file_problem(path: Path) -> str | None:
+def _json_file_problem(path: epath.Path) -> str | None:
     if not path.is_file():
         return f"{path.relative_to(path.parents[1])} is missing"
     try:
@@ -41,15 +44,19 @@ def _json_file_problem(path: Path) -> str | None:
     return None
 
 
-def problem(ckpt: str | Path, items: Sequence[str] = MODEL_ITEMS) -> str | None:
+def problem(ckpt: str | os.PathLike, items: Sequence[str] = MODEL_ITEMS) -> str | None:
     """What is missing or unreadable in checkpoint folder `ckpt` for `items`; None when complete."""
-    ckpt = Path(ckpt)
+    ckpt = resolve(ckpt)
     if not ckpt.is_dir():
         return "no such checkpoint folder"
     if ".orbax-checkpoint-tmp" in ckpt.name:
         return "an unfinished save (orbax temporary folder)"
     if not (ckpt / "_CHECKPOINT_METADATA").is_file():
         return "_CHECKPOINT_METADATA is missing (the save did not finish)"
+    import orbax.checkpoint as ocp
+
+    if not ocp.path.step.is_path_finalized(ckpt):  # on buckets: orbax writes commit_success.txt last
+        return "the save did not finish (orbax's commit marker is missing)"
     try:  # every item the save declared must be there too
         declared = json.loads((ckpt / "_CHECKPOINT_METADATA").read_text(encoding="utf-8")).get("item_handlers") or {}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
@@ -67,32 +74,32 @@ def problem(ckpt: str | Path, items: Sequence[str] = MODEL_ITEMS) -> str | None:
                 if meta.get("use_ocdbt", True):
                     if not (folder / "manifest.ocdbt").is_file():
                         bad = f"{item}/manifest.ocdbt is missing"
-                    elif not any(f.is_file() and f.stat().st_size for f in (folder / "d").glob("*")):
+                    elif not any(f.is_file() and f.stat().length for f in (folder / "d").glob("*")):
                         bad = f"{item}/d/ holds no data files"
         if bad:
             return bad
     return None
 
 
-def verify(ckpt: str | Path, items: Sequence[str] = MODEL_ITEMS, flag: str | None = None) -> Path:
+def verify(ckpt: str | os.PathLike, items: Sequence[str] = MODEL_ITEMS, flag: str | None = None) -> Path:
     """`ckpt` when complete for `items`, else one CheckpointError naming the step and what is wrong."""
     bad = problem(ckpt, items)
     if bad:
         where = f"{flag}: " if flag else ""
         raise CheckpointError(f"{where}{describe(ckpt)}: {bad}")
-    return Path(ckpt)
+    return resolve(ckpt)
 
 
-def step_dirs(model_dir: str | Path) -> list[tuple[int, Path]]:
+def step_dirs(model_dir: str | os.PathLike) -> list[tuple[int, epath.Path]]:
     """(step, folder) of every checkpoint_<N> folder of a MODEL_DIR, newest first."""
-    model_dir = Path(model_dir)
+    model_dir = resolve(model_dir)
     if not model_dir.is_dir():
         return []
     found = [(int(m.group(1)), c) for c in model_dir.iterdir() if (m := _STEP_RE.match(c.name)) and c.is_dir()]
     return sorted(found, reverse=True)
 
 
-def complete_steps(model_dir: str | Path, items: Sequence[str] = MODEL_ITEMS) -> tuple[list[int], dict[int, str]]:
+def complete_steps(model_dir: str | os.PathLike, items: Sequence[str] = MODEL_ITEMS) -> tuple[list[int], dict[int, str]]:
     """(complete steps newest first, {step: what is wrong} for incomplete ones) of a MODEL_DIR."""
     good, skipped = [], {}
     for step, folder in step_dirs(model_dir):
@@ -129,7 +136,7 @@ def _closed_loop_tolerant() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def reading(ckpt: str | Path, item: str) -> Iterator[None]:
+def reading(ckpt: str | os.PathLike, item: str) -> Iterator[None]:
     """Turn any failure while reading `item` of `ckpt` into one CheckpointError naming step and item."""
     try:
         with _closed_loop_tolerant():

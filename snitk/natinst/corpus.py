@@ -21,11 +21,13 @@ import json
 import logging
 import os
 import random
-from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
+
+from etils.epath import Path
 
 from snitk.errors import ConfigError, DataError
 from snitk.natinst.schema import Task, _str_list, load_task, read_split_list
+from snitk.paths import resolve
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +40,15 @@ def default_data_dir() -> Path:
     """`$SNITK_DATA_DIR`, else the bundled demo corpus (the repository's top-level `tasks/`)."""
     env = os.environ.get("SNITK_DATA_DIR")
     if env:
-        return Path(env)
+        return resolve(env)
     import snitk
 
-    return Path(snitk.__file__).resolve().parents[1] / "tasks"
+    return resolve(os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(snitk.__file__))), "tasks"))
 
 
 def find_task_dir(data_dir: str | os.PathLike) -> Path:
     """`D/tasks` when it holds task JSON files, else `D` itself."""
-    d = Path(data_dir)
+    d = resolve(data_dir)
     sub = d / "tasks"
     if sub.is_dir() and any(sub.glob("*.json")):
         return sub
@@ -55,7 +57,7 @@ def find_task_dir(data_dir: str | os.PathLike) -> Path:
 
 def list_task_files(task_dir: str | os.PathLike) -> list[Path]:
     """Every `*.json` task file of a folder, sorted by name."""
-    return sorted(p for p in Path(task_dir).glob("*.json") if p.is_file())
+    return sorted(p for p in resolve(task_dir).glob("*.json") if p.is_file())
 
 
 def _skip_ws(text: str, pos: int) -> int:
@@ -99,7 +101,7 @@ def _parse_header(text: str) -> dict[str, Any]:
 def read_header(path: str | os.PathLike) -> dict[str, Any]:
     """The metadata keys before "Instances" of a task file, reading only as much of it as needed."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with resolve(path).open(encoding="utf-8") as f:
             text = ""
             chunk = _HEADER_CHUNK
             while True:
@@ -131,7 +133,7 @@ class Corpus:
     def __init__(self, data_dir: str | os.PathLike | None = None, track: str = "default"):
         if track not in TRACKS:
             raise ConfigError(f"unknown track {track!r}; expected one of: {', '.join(TRACKS)}")
-        self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        self.data_dir = resolve(data_dir) if data_dir is not None else default_data_dir()
         if not self.data_dir.is_dir():
             raise DataError(self.data_dir, None, "data directory not found (expected tasks/*.json and splits/)")
         self.track = track
@@ -139,6 +141,7 @@ class Corpus:
         self.split_dir = self.data_dir / "splits" / track
         self._splits: dict[str, list[str]] = {}
         self._headers: dict[str, dict[str, Any]] = {}
+        self._present_names: set[str] | None = None
 
     def __repr__(self) -> str:
         return f"Corpus({str(self.data_dir)!r}, track={self.track!r})"
@@ -166,8 +169,10 @@ class Corpus:
         return [p.stem for p in list_task_files(self.task_dir)]
 
     def missing_tasks(self, split: str) -> list[str]:
-        """Names listed in `split` whose task file is absent."""
-        return [n for n in self.task_names(split) if not self.task_path(n).is_file()]
+        """Names listed in `split` whose task file is absent (one directory listing, also on buckets)."""
+        if self._present_names is None:
+            self._present_names = set(self.all_task_names())
+        return [n for n in self.task_names(split) if n not in self._present_names]
 
     def _present(self, split: str, allow_missing: bool) -> list[str]:
         missing = self.missing_tasks(split)

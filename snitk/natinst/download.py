@@ -5,6 +5,11 @@
 interruption; ```file://`` URLs and plain paths are copied, also resuming a ``.part``), extracts its ``tasks/`` and ``splits/``
 into a temporary folder beside the data dir, checks the number of task files and only then renames
 the folder to the data dir. A data dir that is already complete is left alone.
+
+A bucket data dir (``gs://...``, any URL `snitk.paths` handles) is staged locally (archive and
+extraction under ``$SNITK_CACHE/download/``, so an interrupted download still resumes), verified,
+then uploaded file by file; ``.snitk-download-complete`` is written last and marks it complete
+(object stores cannot rename a folder atomically).
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ import urllib.parse
 import urllib.request
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from snitk.atomic import current_umask
 from snitk.errors import DataError
+from snitk.paths import is_url, resolve
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +164,62 @@ def extract(archive: str | os.PathLike, target: str | os.PathLike, *, quiet: boo
     return count
 
 
+COMPLETE_MARKER = ".snitk-download-complete"
+_UPLOAD_THREADS = 16
+
+
 def count_tasks(data_dir: str | os.PathLike) -> int:
     """Number of task files in `data_dir/tasks`."""
-    return sum(1 for _ in (Path(data_dir) / "tasks").glob("*.json"))
+    return sum(1 for _ in (resolve(data_dir) / "tasks").glob("*.json"))
+
+
+def _staging_dir(data_dir: str) -> Path:
+    """A local folder, stable per bucket data dir, where its archive is fetched and extracted."""
+    import re
+
+    cache = Path(os.environ.get("SNITK_CACHE") or Path.home() / ".cache" / "snitk")
+    return cache / "download" / re.sub(r"[^A-Za-z0-9._-]+", "_", data_dir)
+
+
+def _upload_tree(local: Path, dest, *, quiet: bool) -> int:
+    """Copy every file under `local` to the same relative path under the URL `dest`; return the count."""
+    from tqdm import tqdm
+
+    files = sorted(p for p in local.rglob("*") if p.is_file())
+
+    def put(p: Path) -> None:
+        (dest / p.relative_to(local).as_posix()).write_bytes(p.read_bytes())
+
+    with ThreadPoolExecutor(_UPLOAD_THREADS) as pool:
+        for _ in tqdm(pool.map(put, files), total=len(files), desc="upload", unit="file", disable=quiet):
+            pass
+    return len(files)
+
+
+def _download_to_url(data_dir, url: str, *, expect_tasks: int | None, force: bool, keep_archive: bool,
+                     quiet: bool):
+    """`download` for a bucket data dir (see the module docstring)."""
+    marker = data_dir / COMPLETE_MARKER
+    if marker.exists() and not force:
+        log.info("%s is a complete download; nothing to do (use force to re-download)", data_dir)
+        return data_dir
+    if not force and data_dir.is_dir() and any(data_dir.iterdir()):
+        raise DataError(data_dir, None, f"exists and is not a complete download (no {COMPLETE_MARKER}); "
+                                        "pass force to replace it")
+    stage = _staging_dir(os.fspath(data_dir))
+    stage.mkdir(parents=True, exist_ok=True)
+    local = download(stage / "data", url, expect_tasks=expect_tasks, force=force, keep_archive=keep_archive,
+                     quiet=quiet)
+    if force and data_dir.exists():
+        marker.unlink(missing_ok=True)
+        data_dir.rmtree(missing_ok=True)
+    n = _upload_tree(local, data_dir, quiet=quiet)
+    from snitk.atomic import write_text
+
+    write_text(marker, f"{n} files from {url}\n")
+    shutil.rmtree(local, ignore_errors=True)
+    log.info("%s: %d files uploaded (%d task files)", data_dir, n, count_tasks(data_dir))
+    return data_dir
 
 
 def download(
@@ -170,15 +230,18 @@ def download(
     force: bool = False,
     keep_archive: bool = True,
     quiet: bool = False,
-) -> Path:
+) -> os.PathLike:
     """Download and extract the repository into `data_dir` (tasks/ + splits/); return `data_dir`.
 
     `expect_tasks`: the required number of task files (-1: 1616 for the default URL, no check
     otherwise; None: no check). Existing complete data dirs are kept unless `force`.
     """
-    data_dir = Path(data_dir)
     if expect_tasks == -1:
         expect_tasks = DEFAULT_NUM_TASKS if url == DEFAULT_URL else None
+    if is_url(data_dir):
+        return _download_to_url(resolve(data_dir), url, expect_tasks=expect_tasks, force=force,
+                                keep_archive=keep_archive, quiet=quiet)
+    data_dir = Path(resolve(data_dir))
     if data_dir.exists() and not force:
         have = count_tasks(data_dir)
         if have and (expect_tasks is None or have == expect_tasks):

@@ -22,10 +22,12 @@ import json
 import os
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from etils.epath import Path
+
 from snitk.errors import DataError
+from snitk.paths import resolve
 
 # Keys the pipeline consumes: missing or malformed is an error.
 REQUIRED_KEYS: tuple[str, ...] = (
@@ -236,7 +238,7 @@ def parse_task(
     seed: Any = 0,
 ) -> Task:
     """Validate a decoded task object and build a :class:`Task` (see :func:`select_indices` for the selection)."""
-    path = Path(path)
+    path = resolve(path)
     if not isinstance(obj, dict):
         raise DataError(path, None, f"expected a JSON object at the top level, got {_type_name(obj)}")
     for key in REQUIRED_KEYS:
@@ -278,7 +280,7 @@ def parse_task(
 def read_json(path: str | os.PathLike) -> Any:
     """Decode a JSON file, turning I/O and syntax problems into DataError."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with resolve(path).open(encoding="utf-8") as f:
             data = f.read()  # text, not bytes: no second copy of the file while decoding
     except UnicodeDecodeError as exc:
         raise DataError(path, None, f"expected UTF-8 text ({exc})") from exc
@@ -315,7 +317,7 @@ def validate_file(path: str | os.PathLike) -> Task:
 def read_split_list(path: str | os.PathLike) -> list[str]:
     """Task names of a split list file (one per line, blank lines skipped, order kept)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = resolve(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise DataError(path, None, f"cannot read split list ({exc.strerror or exc})") from exc
     names = []

@@ -4,14 +4,16 @@ Items (the one on-disk format shared with ``snitk.models.checkpoint``): ``params
 plain parameter tree), ``model_config`` (JSON of ``T5Config.to_dict()``), ``opt_state`` (StandardSave of the
 optax state) and ``train_state`` (JSON: step, seed, data position, data settings). Orbax writes into a
 temporary directory and renames it when complete, so a crash never leaves a checkpoint that restores
-half-written; incomplete temporaries are ignored (and cleaned up) on the next start.
+half-written; incomplete temporaries are ignored (and cleaned up) on the next start. On object stores
+(``gs://``), where there is no atomic rename, orbax writes ``commit_success.txt`` last and only steps
+that have it count. MODEL_DIR may be any path ``snitk.paths.resolve`` accepts.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
+import os
 from typing import Any
 
 import jax
@@ -20,6 +22,7 @@ import orbax.checkpoint as ocp
 
 from snitk.errors import CheckpointError
 from snitk.models import checkpoint_health as health
+from snitk.paths import resolve
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +33,13 @@ STEP_PREFIX = "checkpoint"
 class TrainCheckpointer:
     """Save / restore train states (see module docstring) keeping the last ``keep`` checkpoints."""
 
-    def __init__(self, model_dir: str | Path, *, keep: int | None = 3, async_save: bool = False):
-        self.model_dir = Path(model_dir)
+    def __init__(self, model_dir: str | os.PathLike, *, keep: int | None = 3, async_save: bool = False):
+        self.model_dir = resolve(model_dir)
         self.async_save = async_save
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, step_prefix=STEP_PREFIX, create=True, cleanup_tmp_directories=True,
             enable_async_checkpointing=async_save)
-        self.manager = ocp.CheckpointManager(self.model_dir.absolute(), options=options, item_names=ITEMS)
+        self.manager = ocp.CheckpointManager(self.model_dir, options=options, item_names=ITEMS)
 
     def latest_step(self) -> int | None:
         """The newest complete checkpoint step (``checkpoint_health``: the rule eval uses too), or None."""
@@ -132,16 +135,16 @@ class TrainCheckpointer:
         self.manager.close()
 
 
-def read_train_state(checkpoint_dir: str | Path) -> dict[str, Any]:
+def read_train_state(checkpoint_dir: str | os.PathLike) -> dict[str, Any]:
     """The JSON train_state item of one checkpoint directory."""
-    path = Path(checkpoint_dir) / "train_state"
+    path = resolve(checkpoint_dir) / "train_state"
     for cand in (path / "metadata", path):
         if cand.is_file():
             return json.loads(cand.read_text())
     raise CheckpointError(f"{path}: no train_state item")
 
 
-def load_init_params(path: str | Path, shardings: Any, dtype: str | None = None) -> tuple[Any, Any]:
+def load_init_params(path: str | os.PathLike, shardings: Any, dtype: str | None = None) -> tuple[Any, Any]:
     """(T5Config, params) from a converted or trained checkpoint (``snitk.models.checkpoint.load_model``)."""
     try:
         from snitk.models.checkpoint import load_model

@@ -9,13 +9,13 @@ configuration/data/checkpoint error, 3 on a non-finite loss, 143 after a SIGTERM
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 from snitk.errors import CheckpointError, ConfigError, SnitkError
@@ -75,7 +75,7 @@ def _resolve_vocab(parts: dict[str, Any]) -> Any:
     return cfg
 
 
-def _write_operative_config(model_dir: Path) -> None:
+def _write_operative_config(model_dir: Any) -> None:
     import gin
 
     from snitk.atomic import write_text
@@ -150,7 +150,7 @@ class _Preemption:
         return bool(np.max(multihost_utils.process_allgather(np.int32(self.requested))))
 
 
-def _truncate_metrics(path: Path, last_step: int) -> None:
+def _truncate_metrics(path: Any, last_step: int) -> None:
     """Drop metric lines beyond the restored step (they will be produced again)."""
     if not path.exists():
         return
@@ -167,20 +167,22 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
         f.write("".join(k + "\n" for k in keep))
 
 
-def train_loop(parts: dict[str, Any]) -> Path:
+def train_loop(parts: dict[str, Any]) -> os.PathLike:
     """Restore or initialise, then train to ``train_steps`` with checkpoints, metrics and eval hook."""
     import jax
     import numpy as np
     from tqdm import tqdm
 
+    from snitk.atomic import open_append
     from snitk.models import EncoderDecoderModel
+    from snitk.paths import resolve
     from snitk.training import data as D
     from snitk.training.checkpoints import TrainCheckpointer, load_init_params
     from snitk.training.partitioning import Partitioner
     from snitk.training.trainer import Trainer, check_finite
 
     tc, pc = parts["train"], parts["partitioning"]
-    model_dir = Path(tc.model_dir)
+    model_dir = resolve(tc.model_dir)
     is_main = jax.process_index() == 0
     cfg = _resolve_vocab(parts)
     task_vocab = D.task_vocab_size(tc.mixture_or_task_name)
@@ -240,6 +242,8 @@ def train_loop(parts: dict[str, Any]) -> Path:
                    "batch_size": tc.batch_size, "task_feature_lengths": dict(tc.task_feature_lengths)}
 
     def save(st, position):
+        if metrics_file is not None:  # the log up to a checkpoint is durable before it (buckets: every 30 s)
+            metrics_file.sync()
         ckpt.save(st, cfg.to_dict(), {**train_state, "data_position": position})
 
     if start >= tc.train_steps:
@@ -259,7 +263,8 @@ def train_loop(parts: dict[str, Any]) -> Path:
         import tensorflow as tf
 
         writer = tf.summary.create_file_writer(str(model_dir / "tensorboard"))
-    metrics_file = open(metrics_path, "a", encoding="utf-8") if is_main else None
+    closing = contextlib.ExitStack()
+    metrics_file = closing.enter_context(open_append(metrics_path)) if is_main else None
     bar = tqdm(total=tc.train_steps, initial=start, desc="train", disable=not is_main, dynamic_ncols=True)
     window_tokens, window_time, window_steps = 0, 0.0, 0
     step = start
@@ -304,8 +309,7 @@ def train_loop(parts: dict[str, Any]) -> Path:
                     break
     finally:
         bar.close()
-        if metrics_file:
-            metrics_file.close()
+        closing.close()
         if writer is not None:
             writer.flush()
         ckpt.close()
@@ -334,14 +338,16 @@ def _emit(row: dict[str, Any], f: Any, writer: Any, step: int) -> None:
 
 # ------------------------------------------------------------------------------------ entry points
 def run(gin_files: Sequence[str], gin_bindings: Sequence[str] = (), *, search_paths: Sequence[str] = (),
-        dry_run_only: bool = False, distributed: dict[str, Any] | None = None) -> Path:
+        dry_run_only: bool = False, distributed: dict[str, Any] | None = None) -> os.PathLike:
     """Parse gin, assemble (type-checked), check inputs/outputs (``preflight``), then dry-run or train.
     Returns MODEL_DIR; raises ``Preempted`` when SIGTERM stopped training after a checkpoint save."""
     C.parse(gin_files, gin_bindings, search_paths)
     parts = assemble()
     if dry_run_only:
         dry_run(parts)
-        return Path(parts["train"].model_dir)
+        from snitk.paths import resolve
+
+        return resolve(parts["train"].model_dir)
     from snitk.training.preflight import preflight
 
     preflight(parts)
