@@ -17,6 +17,8 @@ from pathlib import Path
 
 from snitk import experiments as ex
 from snitk.atomic import write_json, write_text
+from snitk.entry import run_script, script_parser
+from snitk.errors import ConfigError
 
 TRACKS = ("default", "xlingual")
 PAPER = {"copy_input": (14.20, 5.44), "copy_demo": (28.54, 50.31)}
@@ -25,7 +27,7 @@ PAPER = {"copy_input": (14.20, 5.44), "copy_demo": (28.54, 50.31)}
 def parse_system(spec: str) -> tuple[str, dict[str, Path]]:
     name, _, rest = spec.partition("=")
     if not rest:
-        raise SystemExit(f"--system {spec!r}: expected NAME=PATH or NAME=default:PATH,xlingual:PATH")
+        raise ConfigError(f"--system {spec!r}: expected NAME=PATH or NAME=default:PATH,xlingual:PATH")
     paths: dict[str, Path] = {}
     for part in rest.split(","):
         track, sep, path = part.partition(":")
@@ -51,7 +53,7 @@ def score_system(path: Path, out: Path, track: str, args: argparse.Namespace) ->
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--system", action="append", default=[], help="NAME=PATH (checkpoint dir or predictions.jsonl)")
     p.add_argument("--tracks", nargs="+", default=list(TRACKS), choices=TRACKS)
@@ -59,6 +61,7 @@ def main() -> None:
     p.add_argument("--max-decode-length", type=int, default=128)
     p.add_argument("--out", type=Path, default=Path("runs/table3"))
     args = p.parse_args()
+    [parse_system(spec) for spec in args.system]  # flag errors before any work
     rows: dict[str, dict[str, float]] = {}
     for kind in ("copy_input", "copy_demo"):
         rows[kind] = {t: ex.baseline(kind, args.out / t / kind, track=t, data_dir=args.data_dir)["overall"]["rougeL"]
@@ -78,4 +81,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "table3.py")

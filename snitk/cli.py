@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from snitk.entry import guarded
+
 COMMANDS = {
     "data": ("snitk.data", "prepare, validate, render and list the natural-instructions data"),
     "models": ("snitk.models.__main__", "model info, generate, score and checkpoint conversion"),
@@ -31,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"snitk: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    result = module.main(rest)
-    return int(result or 0)
+    return guarded(lambda: module.main(rest), f"snitk {name}")
 
 
 if __name__ == "__main__":
