@@ -210,6 +210,8 @@ def parse(gin_files: Sequence[str], gin_bindings: Sequence[str], search_paths: S
                               f"{CONFIG_DIR})")
         else:
             files.append(f)
+    if any("snitk.tasks." in b for b in gin_bindings):
+        import snitk.tasks  # noqa: F401  (registers the snitk.tasks.* configurables these bindings name)
     try:
         gin.parse_config_files_and_bindings(files, list(gin_bindings), finalize_config=False)
     except (ValueError, KeyError, SyntaxError, IOError) as e:
