@@ -194,8 +194,28 @@ def distributed_config(coordinator_address: str | None = None, num_processes: in
     return {k: v for k, v in locals().items()}
 
 
+def _guard_gin_file_readers() -> None:
+    """gin's package-path reader raises TypeError for `include 'runs/train.gin'` when the current directory
+    holds a folder of the same name (`runs/`, a namespace package under `python -m`): make that "not found"."""
+    import gin.config as gin_config
+
+    def guarded(exists: Callable[[str], bool]) -> Callable[[str], bool]:
+        def check(path: str) -> bool:
+            try:
+                return exists(path)
+            except TypeError:
+                return False
+
+        check.snitk_guarded = True  # type: ignore[attr-defined]
+        return check
+
+    gin_config._FILE_READERS[:] = [(reader, exists if getattr(exists, "snitk_guarded", False) else guarded(exists))
+                                   for reader, exists in gin_config._FILE_READERS]
+
+
 def parse(gin_files: Sequence[str], gin_bindings: Sequence[str], search_paths: Sequence[str] = ()) -> None:
     """Parse gin files + bindings (search paths: given ones, cwd, the repository's configs/)."""
+    _guard_gin_file_readers()
     gin.clear_config()
     for p in [*search_paths, str(CONFIG_DIR), "."]:
         gin.add_config_file_search_path(p)
