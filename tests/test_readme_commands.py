@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -113,6 +114,7 @@ class Outcome:
     command: Command
     status: str  # ok, FAILED (rc N), skipped
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # user + system time of the command's processes
     log_tail: str = ""
 
 
@@ -264,16 +266,17 @@ def run_commands(commands: list[Command], work: Path, env: dict[str, str], logs:
         script = (f"set -o pipefail\n[ -f {state} ] && . {state}\n{cmd.run}\nrc=$?\n"
                   f"export -p | grep -vE '^declare -x (PWD|OLDPWD|SHLVL|_)=' > {state}\nexit $rc\n")
         log = logs / f"{n:02d}.log"
-        start = time.perf_counter()
+        start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         with log.open("w") as f:
             try:
                 rc = subprocess.run(["bash", "-c", script], cwd=work, env=env, stdout=f, stderr=subprocess.STDOUT,
                                     timeout=COMMAND_TIMEOUT_S).returncode
             except subprocess.TimeoutExpired:
                 rc = f"timeout {COMMAND_TIMEOUT_S}s"
-        seconds = time.perf_counter() - start
+        seconds, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
         tail = "" if rc == 0 else "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-        outcomes.append(Outcome(cmd, "ok" if rc == 0 else f"FAILED (rc {rc})", seconds, tail))
+        outcomes.append(Outcome(cmd, "ok" if rc == 0 else f"FAILED (rc {rc})", seconds, cpu, tail))
     return outcomes
 
 
@@ -283,21 +286,23 @@ def report(outcomes: list[Outcome]) -> str:
         text = " ".join(text.split())
         return text if len(text) <= width else text[: width - 3] + "..."
 
-    rows = [f"{'#':>3}  {'line':>5}  {'outcome':<14} {'secs':>6}  command"]
+    pad = " " * 38
+    rows = [f"{'#':>3}  {'line':>5}  {'outcome':<14} {'wall s':>6} {'cpu s':>6}  command"]
     for n, o in enumerate(outcomes, start=1):
         c = o.command
-        secs = f"{o.seconds:6.1f}" if o.status != "skipped" else "     -"
+        secs = f"{o.seconds:6.1f} {o.cpu_seconds:6.1f}" if o.status != "skipped" else f"{'-':>6} {'-':>6}"
         rows.append(f"{n:>3}  {c.line:>5}  {o.status:<14} {secs}  {one_line(c.written)}")
         if c.run is not None and c.run != c.written and c.note != "setup":
-            rows.append(f"{'':>3}  {'':>5}  {'':<14} {'':>6}    stand-in: {one_line(c.run)}")
+            rows.append(f"{pad}  stand-in: {one_line(c.run)}")
         if c.note and c.note != "setup":
-            rows.append(f"{'':>3}  {'':>5}  {'':<14} {'':>6}    {c.note}")
+            rows.append(f"{pad}  {c.note}")
     failures = [(n, o) for n, o in enumerate(outcomes, start=1) if o.status.startswith("FAILED")]
     for n, o in failures:
         rows += ["", f"--- #{n} (README.md:{o.command.line}) {o.status}: last lines of its output ---", o.log_tail]
     ran = [o for o in outcomes if o.status != "skipped"]
     rows += ["", f"{len(outcomes)} commands: {sum(o.status == 'ok' for o in ran)} ok, {len(failures)} failed, "
-             f"{len(outcomes) - len(ran)} skipped by marker; {sum(o.seconds for o in ran):.0f} s"]
+             f"{len(outcomes) - len(ran)} skipped by marker; {sum(o.seconds for o in ran):.0f} s wall, "
+             f"{sum(o.cpu_seconds for o in ran):.0f} s CPU"]
     return "\n".join(rows)
 
 
@@ -352,6 +357,7 @@ def test_harness_fails_unmarked_commands_and_reports_every_command(tmp_path):
     assert spelling_conflicts("`snitk demo` and `python -m snitk.demo.generate`") == []
 
 
+@pytest.mark.timeout(1800)  # ~5 min on 2 quiet cores; the bound is for heavily shared machines
 def test_every_readme_command_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("readme")
     work = fresh_workdir(root)
