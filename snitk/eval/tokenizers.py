@@ -8,7 +8,7 @@ strings are identical to HF's.
 
 Merge ranks come from, in order: an explicit path (``--gpt2-bpe``), ``$SNITK_GPT2_BPE`` (tiktoken's
 ``.tiktoken`` format: base64 token bytes and rank per line), or the copy shipped with the package,
-``snitk/assets/gpt2.tiktoken`` (GPT-2's 50,256 merge ranks, MIT licence beside it), whose SHA-256 is
+``snitk/assets/gpt2.tiktoken`` (GPT-2's 50,256 tokens and merge ranks, MIT licence beside it), whose SHA-256 is
 checked at load. Nothing is downloaded.
 """
 
