@@ -7,6 +7,7 @@ the stand-in for commands a test machine cannot run as written:
     remove `TEXT`              delete TEXT from each command of the block that contains it
     replace `OLD` with `NEW`   substitute in each command of the block that contains OLD
     append `ARGS`              add ARGS to every command of the block (before a trailing `# comment`)
+    parallel                   the block's commands are independent: run them two at a time
     setup `COMMAND`            run COMMAND before the block's commands
     needs `PATH`               report the block as skipped when PATH (e.g. ../shared/...) is absent
     skip: REASON               do not run the block; report it with REASON
@@ -25,11 +26,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,7 @@ SHELL_LANGS = {"bash", "sh", "shell", "console"}
 PYTHON_LANGS = {"python", "py"}
 TEXT_LANGS = {"text", "gin", "json", "jsonl", "yaml", "toml", "ini", "diff", "markdown", "md", "csv", "txt"}
 COMMAND_TIMEOUT_S = 420
+PARALLEL_COMMANDS = 2  # the CI machine's cores
 # One spelling per job: the console form and the module form must not both appear in README.md.
 SPELLINGS = {"data": "snitk.data", "models": "snitk.models", "train": "snitk.train", "eval": "snitk.eval",
              "demo": "snitk.demo.run"}
@@ -52,7 +54,8 @@ DIRECTIVE_RE = re.compile(
     r"|setup\s+`(?P<setup>[^`]+)`"
     r"|remove\s+`(?P<remove>[^`]+)`"
     r"|replace\s+`(?P<old>[^`]+)`\s+with\s+`(?P<new>[^`]*)`"
-    r"|append\s+`(?P<append>[^`]+)`)\s*(?:;|$)", re.S)
+    r"|append\s+`(?P<append>[^`]+)`"
+    r"|(?P<parallel>parallel))\s*(?:;|$)", re.S)
 
 
 @dataclasses.dataclass
@@ -65,6 +68,7 @@ class Marker:
     setup: list[str] = dataclasses.field(default_factory=list)
     edits: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (old, new); remove: new == ""
     append: list[str] = dataclasses.field(default_factory=list)
+    parallel: bool = False
 
     @classmethod
     def parse(cls, text: str, line: int) -> Marker:
@@ -85,6 +89,8 @@ class Marker:
                 marker.edits.append((g["remove"], ""))
             elif g["old"]:
                 marker.edits.append((g["old"], g["new"]))
+            elif g["parallel"]:
+                marker.parallel = True
             else:
                 marker.append.append(g["append"])
             pos = m.end()
@@ -107,6 +113,7 @@ class Command:
     written: str  # as in the README
     run: str | None  # what is executed (None: not run)
     note: str = ""  # marker skip reason / setup
+    parallel: int = 0  # > 0: may run concurrently with the other commands of its block (the block's line)
 
 
 @dataclasses.dataclass
@@ -215,7 +222,8 @@ def plan(blocks: list[Block], workdir: Path) -> list[Command]:
             continue
         for setup in marker.setup if marker else []:
             commands.append(Command(block.line, f"(setup) {setup}", setup, "setup"))
-        commands += [Command(line, cmd, stand_in(cmd, marker)) for line, cmd in cmds]
+        parallel = block.line if marker and marker.parallel else 0
+        commands += [Command(line, cmd, stand_in(cmd, marker), parallel=parallel) for line, cmd in cmds]
     return commands
 
 
@@ -254,29 +262,45 @@ def command_env(root: Path, work: Path) -> dict[str, str]:
     return env
 
 
+def run_one(n: int, cmd: Command, work: Path, env: dict[str, str], logs: Path, keep_exports: bool) -> Outcome:
+    """Run one command in its own bash (sourcing, and unless concurrent updating, the exported variables)."""
+    if cmd.run is None:
+        return Outcome(cmd, "skipped")
+    state, log, cpu_file = logs / "exports.sh", logs / f"{n:02d}.log", logs / f"{n:02d}.times"
+    save = f"export -p | grep -vE '^declare -x (PWD|OLDPWD|SHLVL|_)=' > {state}\n" if keep_exports else ""
+    script = f"set -o pipefail\n[ -f {state} ] && . {state}\n{cmd.run}\nrc=$?\n{save}times > {cpu_file}\nexit $rc\n"
+    start = time.perf_counter()
+    with log.open("w") as f:
+        try:
+            rc = subprocess.run(["bash", "-c", script], cwd=work, env=env, stdout=f, stderr=subprocess.STDOUT,
+                                timeout=COMMAND_TIMEOUT_S).returncode
+        except subprocess.TimeoutExpired:
+            rc = f"timeout {COMMAND_TIMEOUT_S}s"
+    seconds = time.perf_counter() - start
+    # bash's `times`: second line = user and system time of the command's processes, e.g. "0m30.301s 0m2.1s"
+    times = cpu_file.read_text().splitlines() if cpu_file.exists() else []
+    cpu = sum(int(m) * 60 + float(sec) for m, sec in re.findall(r"(\d+)m([\d.]+)s", times[1])) if len(times) > 1 else 0.0
+    tail = "" if rc == 0 else "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+    return Outcome(cmd, "ok" if rc == 0 else f"FAILED (rc {rc})", seconds, cpu, tail)
+
+
 def run_commands(commands: list[Command], work: Path, env: dict[str, str], logs: Path) -> list[Outcome]:
-    """Run in order in `work`, one bash per command; exported variables carry over like in one shell."""
+    """Run in order in `work`; exported variables carry over like in one shell. The commands of a
+    `parallel` block run two at a time (they must not depend on each other)."""
     logs.mkdir(parents=True, exist_ok=True)
-    state = logs / "exports.sh"
-    outcomes = []
-    for n, cmd in enumerate(commands, start=1):
-        if cmd.run is None:
-            outcomes.append(Outcome(cmd, "skipped"))
-            continue
-        script = (f"set -o pipefail\n[ -f {state} ] && . {state}\n{cmd.run}\nrc=$?\n"
-                  f"export -p | grep -vE '^declare -x (PWD|OLDPWD|SHLVL|_)=' > {state}\nexit $rc\n")
-        log = logs / f"{n:02d}.log"
-        start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-        with log.open("w") as f:
-            try:
-                rc = subprocess.run(["bash", "-c", script], cwd=work, env=env, stdout=f, stderr=subprocess.STDOUT,
-                                    timeout=COMMAND_TIMEOUT_S).returncode
-            except subprocess.TimeoutExpired:
-                rc = f"timeout {COMMAND_TIMEOUT_S}s"
-        seconds, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-        tail = "" if rc == 0 else "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-        outcomes.append(Outcome(cmd, "ok" if rc == 0 else f"FAILED (rc {rc})", seconds, cpu, tail))
+    outcomes: list[Outcome] = []
+    n = 0
+    while n < len(commands):
+        group = [n]
+        while commands[n].parallel and group[-1] + 1 < len(commands) and \
+                commands[group[-1] + 1].parallel == commands[n].parallel:
+            group.append(group[-1] + 1)
+        if len(group) == 1:
+            outcomes.append(run_one(n + 1, commands[n], work, env, logs, keep_exports=True))
+        else:
+            with ThreadPoolExecutor(max_workers=PARALLEL_COMMANDS) as pool:
+                outcomes += list(pool.map(lambda k: run_one(k + 1, commands[k], work, env, logs, False), group))
+        n = group[-1] + 1
     return outcomes
 
 
@@ -336,13 +360,18 @@ def test_harness_fails_unmarked_commands_and_reports_every_command(tmp_path):
         "<!-- readme-test: skip: needs a pod -->", "```bash", "exit 3", "```",
         "<!-- readme-test: needs `no/such/dir` -->", "```sh", "exit 4", "```",
         "```bash", "export GREETING=hi", "test \"$GREETING\" = hi && \\", "  echo continued", "exit 5", "```",
-        "```text", "not a command", "```"])
+        "```text", "not a command", "```",
+        "<!-- readme-test: parallel -->", "```bash", "sleep 1 && echo a > a.txt", "sleep 1 && echo b > b.txt", "```"])
     blocks = parse_readme(readme)
     commands = plan(blocks, tmp_path)
     assert [c.run for c in commands] == ["true --flag  # note", None, None, "export GREETING=hi",
-                                         'test "$GREETING" = hi && echo continued', "exit 5"]
+                                         'test "$GREETING" = hi && echo continued', "exit 5",
+                                         "sleep 1 && echo a > a.txt", "sleep 1 && echo b > b.txt"]
+    start = time.perf_counter()
     outcomes = run_commands(commands, tmp_path, dict(os.environ), tmp_path / "logs")
-    assert [o.status for o in outcomes] == ["ok", "skipped", "skipped", "ok", "ok", "FAILED (rc 5)"]
+    assert [o.status for o in outcomes] == ["ok", "skipped", "skipped", "ok", "ok", "FAILED (rc 5)", "ok", "ok"]
+    assert (tmp_path / "a.txt").exists() and (tmp_path / "b.txt").exists()
+    assert time.perf_counter() - start < 1.9 + sum(o.seconds for o in outcomes[:6]), "parallel block ran serially"
     table = report(outcomes)
     assert "skip: needs a pod" in table and "needs no/such/dir (absent)" in table and "1 failed" in table
     with pytest.raises(ValueError, match="matches no command"):
