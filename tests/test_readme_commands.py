@@ -237,9 +237,14 @@ def check_markers(blocks: list[Block]) -> None:
 
 def fresh_workdir(root: Path) -> Path:
     """A copy of the repository's files in `root/<name>`, with `root/shared` linked to ../shared when present."""
-    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                             capture_output=True, check=True).stdout.decode().split("\0")
     work = root / REPO.name
+    try:
+        listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                                 capture_output=True, check=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout (e.g. an unpacked sdist)
+        shutil.copytree(REPO, work, ignore=shutil.ignore_patterns(".git", ".venv", "runs", "__pycache__", "*.egg-info",
+                                                                 ".pytest_cache", "build", "dist"))
+        listing = []
     for rel in filter(None, listing):
         src = REPO / rel
         if src.is_file():
