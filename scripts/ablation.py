@@ -3,17 +3,17 @@
 
 Writes `OUT/ablation.md` (the train × eval ROUGE-L matrix), `OUT/ablation.png` (a heatmap) and
 `OUT/ablation_bars.png` (the same scores as bars with 95% error bars). `--seeds N` trains each encoding N times.
-Tiny scale:  python scripts/ablation.py --gin.TRAIN_STEPS=60 --train-encodings def pos2 def_pos2
+Tiny scale:  python scripts/ablation.py --gin "TRAIN_STEPS = 60" --train-encodings def pos2 def_pos2
 Full scale:  python scripts/ablation.py --gin_file experiments/tk_instruct_3b_8gpu.gin --data-dir natural-instructions
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from snitk import experiments as ex
 from snitk.atomic import write_json, write_text
+from snitk.entry import run_script, script_parser
 from snitk.xla_cpu import use_small_model_cpu_flags
 
 ENCODINGS = ["task_name", "def", "pos1", "pos2", "def_pos1", "def_pos2", "def_pos2_neg2", "def_pos2_expl",
@@ -37,7 +37,7 @@ def heatmap(matrix: list[list[float]], train: list[str], evals: list[str], path:
 
 def main() -> None:
     use_small_model_cpu_flags()  # before JAX starts; a no-op off CPU
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--gin_file", action="append", default=None, help="base gin (default experiments/demo_cpu.gin)")
     p.add_argument("--gin", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--train-encodings", nargs="+", default=ENCODINGS)
@@ -73,4 +73,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "ablation.py")

@@ -12,7 +12,6 @@ Target: the full evaluation's intervals in under 5 s on 2 cores.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from contextlib import contextmanager
@@ -20,6 +19,8 @@ from typing import Iterator
 
 import numpy as np
 
+from snitk.entry import run_script, script_parser
+from snitk.errors import ConfigError
 from snitk.eval.bootstrap import bootstrap_means
 from snitk.eval.intervals import InstanceScores, add_intervals
 from snitk.eval.metrics import CATEGORY_METRICS
@@ -68,10 +69,12 @@ def timed(into: dict[str, float]) -> Iterator[None]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--resamples", type=int, default=1000)
     p.add_argument("--naive-resamples", type=int, default=1000, help="resamples of the naive loop (time scaled to --resamples)")
     args = p.parse_args()
+    if args.resamples < 1 or args.naive_resamples < 1:
+        raise ConfigError(f"--resamples {args.resamples} --naive-resamples {args.naive_resamples}: expected positive counts")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     table = synthetic_evaluation()
     print(f"{INSTANCES:,} instances, {TASKS} tasks, {len(set(table.categories))} categories, "
@@ -101,4 +104,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "bench_bootstrap.py")

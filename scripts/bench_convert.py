@@ -13,7 +13,6 @@ modules gives the baseline RSS of the interpreter + jax + orbax.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from snitk.entry import run_script, script_parser  # noqa: E402
 from snitk.models.configs import get_preset  # noqa: E402
 from snitk.models.convert.hf import _write_safetensors, config_to_hf, name_mapping  # noqa: E402
 
@@ -107,7 +107,7 @@ def child_peak_rss(cmd: list[str]) -> tuple[float, int, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--preset", default="t5_1_1_base")
     p.add_argument("--num-layers", type=int, default=None, help="override encoder and decoder depth")
     p.add_argument("--workdir", default=None, help="where to write (default: a temp dir, deleted afterwards)")
@@ -146,4 +146,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "bench_convert.py")

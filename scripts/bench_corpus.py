@@ -14,7 +14,6 @@ keeps the real per-file size profile (peak memory does not depend on the scale; 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -24,6 +23,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from snitk.entry import run_script, script_parser
+from snitk.errors import ConfigError
 
 NUM_TASKS = 1616
 MAX_INSTANCES = 6500
@@ -141,12 +143,16 @@ def measure(root: Path, track: str, split: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = script_parser(__doc__)
     p.add_argument("--scale", type=float, default=0.1, help="fraction of the 1,616 tasks to generate (default 0.1)")
     p.add_argument("--keep", default=None, help="generate into (or reuse) this folder and keep it")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = p.parse_args(argv)
+    if args.scale <= 0:
+        raise ConfigError(f"--scale {args.scale}: expected a positive fraction of the 1,616 tasks")
+    if args.keep and Path(args.keep).exists() and not Path(args.keep).is_dir():
+        raise ConfigError(f"{args.keep}: --keep expects a folder, found a file")
 
     tmp = None
     if args.keep:
@@ -191,4 +197,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "bench_corpus.py")

@@ -12,7 +12,6 @@ maths, different implementations), which the script checks.
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import subprocess
@@ -20,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from snitk.entry import run_script, script_parser
+from snitk.errors import ConfigError
 from snitk.experiments import read_metrics_log
 from snitk.xla_cpu import use_small_model_cpu_flags
 
@@ -42,11 +43,13 @@ def run(model_dir: Path, steps: int, batch_size: int, small_model_flags: bool) -
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = script_parser(__doc__)
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--skip", type=int, default=20, help="steps left out of the timing (compilation, warm-up)")
     ap.add_argument("--batch-size", type=int, default=16, help="packed rows per step (the demo uses 16)")
     args = ap.parse_args()
+    if not 0 <= args.skip < args.steps:
+        raise ConfigError(f"--skip {args.skip} --steps {args.steps}: expected 0 <= skip < steps (steps left to time)")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, flags in (("XLA defaults", False), ("snitk small-model flags", True)):
@@ -65,4 +68,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "bench_demo_step.py")

@@ -31,6 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from snitk.entry import run_script, script_parser
+from snitk.errors import ConfigError
+
 REPO = Path(__file__).resolve().parents[1]
 PROCESSES = (1, 2, 4)
 RESUME_STEP = 10_000
@@ -168,7 +171,7 @@ def bench_corpus(label: str, data_dir: str, args: argparse.Namespace, tmp: Path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = script_parser(__doc__)
     p.add_argument("--corpus", choices=("demo", "synthetic", "both"), default="both")
     p.add_argument("--scale", type=float, default=0.05, help="synthetic corpus: fraction of the 1,616 tasks")
     p.add_argument("--batch-size", type=int, default=32, help="global batch rows (divisible by 4)")
@@ -185,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args)
         return 0
-    if args.batch_size % 4:
-        raise SystemExit(f"bench_input: --batch-size {args.batch_size} must be divisible by 4 (up to 4 processes)")
+    if args.batch_size < 4 or args.batch_size % 4:
+        raise ConfigError(f"--batch-size {args.batch_size}: expected a positive multiple of 4 (up to 4 processes)")
 
     tmp = Path(tempfile.mkdtemp(prefix="snitk-bench-input-"))
     results = []
@@ -214,4 +217,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "bench_input.py")

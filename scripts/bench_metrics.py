@@ -15,11 +15,13 @@ prints both timings, the speed-up and checks that the numbers are identical.
 
 from __future__ import annotations
 
-import argparse
 import random
 import string
 import sys
 import time
+
+from snitk.entry import run_script, script_parser
+from snitk.errors import ConfigError
 
 WORDS = (
     "the a of to and in is was for on that with as it by at from this be are have an not or which "
@@ -81,12 +83,14 @@ def official_compute_metrics(predictions, references):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--n", type=int, default=15310, help="number of synthetic instances (SNI test: 15,310 incl. xlingual)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None, help="processes for ours (default: all cores)")
     parser.add_argument("--official-subset", type=int, default=None, help="time the official way on K instances only")
     args = parser.parse_args(argv)
+    if args.n < 1 or not 1 <= (args.official_subset or args.n) <= args.n:
+        raise ConfigError(f"--n {args.n} --official-subset {args.official_subset}: expected 1 <= K <= N instances")
 
     from snitk.eval.metrics import compute_metrics
 
@@ -112,4 +116,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "bench_metrics.py")

@@ -16,7 +16,6 @@ name: H100/H200 989, A100 312 dense bf16).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -26,6 +25,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from snitk.entry import run_script, script_parser  # noqa: E402
 
 
 def _time(fn, steps: int) -> float:
@@ -118,7 +119,7 @@ def peak_flops(arg: float | None) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--presets", default="t5_1_1_tiny,t5_1_1_small")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--input-len", type=int, default=64)
@@ -197,4 +198,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "bench_models.py")

@@ -9,19 +9,22 @@ truncation. The baseline is the same `snitk.prompts.render` with `leading_ids` r
 
 from __future__ import annotations
 
-import argparse
 import time
 from types import SimpleNamespace
 
 from snitk import prompts
+from snitk.entry import run_script, script_parser
+from snitk.errors import ConfigError
 from snitk.vocab import get_vocabulary
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--chars", type=int, default=7_000_000)
     p.add_argument("--budget", type=int, default=256)
     args = p.parse_args()
+    if args.chars < 1 or args.budget < 1:
+        raise ConfigError(f"--chars {args.chars} --budget {args.budget}: expected positive counts")
     vocab = get_vocabulary()
     words, n = [], 0
     while n < args.chars:
@@ -49,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "bench_render_budget.py")

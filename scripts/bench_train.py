@@ -12,12 +12,13 @@ and reports model FLOPs utilisation (MFU) against the chip's peak bf16 dense FLO
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 
 import numpy as np
+
+from snitk.entry import run_script, script_parser
 
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12, "V100": 125e12}
 
@@ -118,7 +119,7 @@ def bench_hf(preset: str, batch: int, li: int, lt: int, steps: int, warmup: int)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = script_parser(__doc__)
     ap.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     ap.add_argument("--presets", nargs="+", default=None)
     ap.add_argument("--batch_size", type=int, default=None)
@@ -164,4 +165,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "bench_train.py")

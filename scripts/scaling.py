@@ -2,9 +2,9 @@
 """Scaling studies (paper Figure 5): ROUGE-L against the number of training tasks, instances per task,
 or model size, each run trained and evaluated on the held-out tasks; writes a table and a PNG curve.
 
-Tiny scale:  python scripts/scaling.py --axis tasks --values 8 16 32 64 --gin.TRAIN_STEPS=60
-             python scripts/scaling.py --axis instances --values 8 32 100 --gin.TRAIN_STEPS=60
-             python scripts/scaling.py --axis size --values t5_1_1_tiny t5_1_1_small --gin.TRAIN_STEPS=60
+Tiny scale:  python scripts/scaling.py --axis tasks --values 8 16 32 64 --gin "TRAIN_STEPS = 60"
+             python scripts/scaling.py --axis instances --values 8 32 100 --gin "TRAIN_STEPS = 60"
+             python scripts/scaling.py --axis size --values t5_1_1_tiny t5_1_1_small --gin "TRAIN_STEPS = 60"
              (add --seeds 3 to train every setting with seeds 0, 1, 2: mean, std, 95% CI, fitted slope)
 Full scale (paper): tasks 6..757, instances 8..6400 (or `all`), sizes small..xxl, with a full-scale gin file.
 """
@@ -12,10 +12,12 @@ Full scale (paper): tasks 6..757, instances 8..6400 (or `all`), sizes small..xxl
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from snitk import experiments as ex
 from snitk.atomic import write_json, write_text
+from snitk.entry import run_script, script_parser
 from snitk.xla_cpu import use_small_model_cpu_flags
 
 AXES = {
@@ -43,7 +45,7 @@ def x_values(axis: str, values: list[str]) -> list[float]:
 
 def main() -> None:
     use_small_model_cpu_flags()  # before JAX starts; a no-op off CPU
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--axis", choices=sorted(AXES), required=True)
     p.add_argument("--values", nargs="+", required=True)
     p.add_argument("--gin_file", action="append", default=None, help="base gin (default experiments/demo_cpu.gin)")
@@ -83,4 +85,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "scaling.py")

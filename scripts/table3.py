@@ -19,6 +19,8 @@ from pathlib import Path
 
 from snitk import experiments as ex
 from snitk.atomic import write_json, write_text
+from snitk.entry import run_script, script_parser
+from snitk.errors import ConfigError
 
 TRACKS = ("default", "xlingual")
 PAPER = {"copy_input": (14.20, 5.44), "copy_demo": (28.54, 50.31)}
@@ -27,7 +29,7 @@ PAPER = {"copy_input": (14.20, 5.44), "copy_demo": (28.54, 50.31)}
 def parse_system(spec: str) -> tuple[str, dict[str, Path]]:
     name, _, rest = spec.partition("=")
     if not rest:
-        raise SystemExit(f"--system {spec!r}: expected NAME=PATH or NAME=default:PATH,xlingual:PATH")
+        raise ConfigError(f"--system {spec!r}: expected NAME=PATH or NAME=default:PATH,xlingual:PATH")
     paths: dict[str, Path] = {}
     for part in rest.split(","):
         track, sep, path = part.partition(":")
@@ -53,7 +55,7 @@ def score_system(path: Path, out: Path, track: str, args: argparse.Namespace) ->
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--system", action="append", default=[], help="NAME=PATH (checkpoint dir or predictions.jsonl)")
     p.add_argument("--tracks", nargs="+", default=list(TRACKS), choices=TRACKS)
@@ -62,6 +64,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("runs/table3"))
     p.add_argument("--seeds", type=int, default=1, help="runs per system whose PATH contains {seed} (seeds 0..N-1)")
     args = p.parse_args()
+    [parse_system(spec) for spec in args.system]  # flag errors before any work
     rows: dict[str, dict[str, ex.SeedSummary]] = {}
     for kind in ("copy_input", "copy_demo"):  # deterministic: one run, instance-level interval
         for t in args.tracks:
@@ -90,4 +93,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "table3.py")

@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from snitk.entry import guarded
+
 COMMANDS = {
     "data": ("snitk.data", "prepare, validate, render and list the natural-instructions data"),
     "models": ("snitk.models.__main__", "model info, generate, score and checkpoint conversion"),
@@ -52,14 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"snitk: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    from snitk.errors import SnitkError
-
-    try:
-        result = module.main(rest)
-    except SnitkError as e:  # commands print their own errors; this catches what one lets through (demo)
-        print(f"snitk {name}: {type(e).__name__}: {e}", file=sys.stderr)
-        return int(getattr(e, "exit_code", 2))
-    return int(result or 0)
+    return guarded(lambda: module.main(rest), f"snitk {name}")
 
 
 if __name__ == "__main__":

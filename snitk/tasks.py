@@ -288,6 +288,7 @@ def register_by_name(name: str, **kw: Any) -> str:
     if not m:
         raise ConfigError(f"{name!r} is not a snitk task name (snitk_{{track}}_{{encoding}}[_instN][_tasksN][_seedS][_lenL])")
     inst = m["inst"]
+    kw.setdefault("name", name)  # as spelled: `_inst100` (the default cap) must be registered under that name too
     return register(m["track"], m["encoding"],
                     max_train_per_task=None if inst == "all" else int(inst) if inst else 100,
                     num_train_tasks=int(m["tasks"]) if m["tasks"] else None,

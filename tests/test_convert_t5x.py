@@ -189,3 +189,13 @@ def test_not_a_t5x_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="not a T5X checkpoint"):
         import_t5x(tmp_path, tmp_path / "out")
     assert convert_main(["--from", "t5x", "--src", str(tmp_path), "--dst", str(tmp_path / "out")]) == 1
+
+
+def test_relative_source_with_dotdot_gives_tensorstore_a_normalised_path(tmp_path, monkeypatch):
+    """tensorstore rejects '..' in file paths; `--src ../shared/ckpt` (as in the README) must still load."""
+    from snitk.models.convert.t5x import _local_spec
+
+    (tmp_path / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    spec = _local_spec({"driver": "zarr", "kvstore": {"driver": "file", "path": "target.a.b/"}}, Path("../ckpt"))
+    assert spec["kvstore"]["path"] == f"{tmp_path}/ckpt/target.a.b/"

@@ -6,14 +6,15 @@ import random
 
 import pytest
 
-from conftest import require_shared
 from snitk.errors import ConfigError
 from snitk.eval import metrics as M
 
 
 @pytest.fixture(scope="module")
 def bpe() -> str:
-    return str(require_shared("vocab") / "gpt2.tiktoken")
+    from snitk.eval.tokenizers import SHIPPED_RANKS
+
+    return str(SHIPPED_RANKS)
 
 
 def test_normalize_answer_keeps_articles_drops_ascii_punctuation():
@@ -225,15 +226,17 @@ def test_xlingual_agrees_with_rouge_score_using_gpt2_tokens(bpe):
     assert out["rougeL"] == round(100 * rl / 200, 4)
 
 
-def test_offline_without_gpt2_ranks_is_a_clear_error(monkeypatch):
+def test_offline_xlingual_metric_uses_the_shipped_ranks(monkeypatch):
     import tiktoken
+    import tiktoken.load
 
-    from snitk.eval.tokenizers import ENV_VAR, GPT2Tokenizer
+    from snitk.eval.tokenizers import ENV_VAR
 
-    def offline(name):
+    def offline(*args, **kwargs):
         raise OSError("network unreachable")
 
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setattr(tiktoken, "get_encoding", offline)
-    with pytest.raises(ConfigError, match="--gpt2-bpe"):
-        GPT2Tokenizer(None)
+    monkeypatch.setattr(tiktoken.load, "read_file", offline)
+    out = M.compute_metrics(["Привет мир"], [["Привет мир!"]], xlingual=True, num_workers=1)
+    assert 0 < out["rougeL"] < 100

@@ -64,7 +64,9 @@ def test_standard_names_are_registered_and_listed():
     assert T.task_name("xlingual", "pos2", max_train_per_task=None) == "snitk_xlingual_pos2_install"
     with pytest.raises(Exception, match="unknown encoding"):
         T.register("default", "no_such_encoding")
-    for name in ("snitk_default_def_pos2_neg2_expl_inst8_tasks64", "snitk_xlingual_tk_mix_install_seed3_len512"):
+    # the last: the default cap spelled out (scripts/scaling.py --axis instances --values ... 100)
+    for name in ("snitk_default_def_pos2_neg2_expl_inst8_tasks64", "snitk_xlingual_tk_mix_install_seed3_len512",
+                 "snitk_default_def_pos2_inst100"):
         assert T.register_by_name(name) == name and name in seqio.TaskRegistry.names()
     with pytest.raises(Exception, match="not a snitk task name"):
         T.register_by_name("snitk_default_def_pos3")

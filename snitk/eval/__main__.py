@@ -25,7 +25,7 @@ SUBCOMMANDS = ("evaluate", "score", "baseline", "compare")
 def _common(p: argparse.ArgumentParser, *, output: bool = True) -> None:
     p.add_argument("--track", default="default", choices=["default", "xlingual"], help="evaluation track (default: default)")
     p.add_argument("--data-dir", default=None, type=path_arg, help="natural-instructions data dir (default: $SNITK_DATA_DIR or the bundled tasks/)")
-    p.add_argument("--gpt2-bpe", default=None, type=path_arg, help="GPT-2 .tiktoken ranks for the xlingual metric (default: $SNITK_GPT2_BPE or tiktoken's gpt2)")
+    p.add_argument("--gpt2-bpe", default=None, type=path_arg, help="GPT-2 .tiktoken ranks for the xlingual metric (default: $SNITK_GPT2_BPE, else the copy shipped in snitk/assets)")
     if output:
         p.add_argument("--output-dir", required=True, type=path_arg, help="where predictions.jsonl, metrics.json and report.md go")
         _bootstrap(p)

@@ -6,20 +6,26 @@ the text is pre-tokenised with GPT-2's own regular expression (the one HF uses),
 every token id is mapped back to its string in GPT-2's byte-to-unicode alphabet, so the token
 strings are identical to HF's.
 
-Merge ranks come from, in order: an explicit path, ``$SNITK_GPT2_BPE`` (tiktoken's ``.tiktoken``
-format: base64 token bytes and rank per line), or — online — tiktoken's public ``gpt2`` encoding
-(cached by tiktoken under ``$TIKTOKEN_CACHE_DIR``).
+Merge ranks come from, in order: an explicit path (``--gpt2-bpe``), ``$SNITK_GPT2_BPE`` (tiktoken's
+``.tiktoken`` format: base64 token bytes and rank per line), or the copy shipped with the package,
+``snitk/assets/gpt2.tiktoken`` (GPT-2's 50,256 tokens and merge ranks, MIT licence beside it), whose SHA-256 is
+checked at load. Nothing is downloaded.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from pathlib import Path
 
 from snitk.errors import ConfigError
+from snitk.paths import resolve
 
 ENV_VAR = "SNITK_GPT2_BPE"
+# GPT-2's ranks as published (r50k_base.tiktoken; also whisper/assets/gpt2.tiktoken), shipped with snitk.
+SHIPPED_RANKS = Path(__file__).resolve().parents[1] / "assets" / "gpt2.tiktoken"
+SHIPPED_RANKS_SHA256 = "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930"
 ENDOFTEXT = "<|endoftext|>"
 ENDOFTEXT_ID = 50256
 # GPT-2's pre-tokenisation pattern exactly as in its encoder.py (and HF's GPT2Tokenizer).
@@ -41,28 +47,33 @@ def bytes_to_unicode() -> dict[int, str]:
     return mapping
 
 
-def _load_ranks(spec: str | os.PathLike | None) -> dict[bytes, int]:
-    import tiktoken
+def _read_ranks(path: Path, expected_sha256: str | None = None) -> dict[bytes, int]:
+    """Merge ranks from a ``.tiktoken`` file; with `expected_sha256`, the file's bytes must hash to it."""
     from tiktoken.load import load_tiktoken_bpe
 
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: GPT-2 BPE ranks file not found (expected a tiktoken .tiktoken file; set --gpt2-bpe or ${ENV_VAR})"
+        )
+    if expected_sha256 is not None:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != expected_sha256:
+            raise ConfigError(
+                f"{path}: sha256 {digest} does not match the shipped GPT-2 ranks' {expected_sha256} "
+                "(the file is damaged: reinstall snitk, or pass --gpt2-bpe PATH)"
+            )
+    try:
+        return load_tiktoken_bpe(str(path))
+    except Exception as exc:  # malformed file
+        raise ConfigError(f"{path}: not a tiktoken .tiktoken ranks file ({exc})") from exc
+
+
+def _load_ranks(spec: str | os.PathLike | None) -> dict[bytes, int]:
+    """Ranks from `spec`, else ``$SNITK_GPT2_BPE``, else the shipped, checksum-verified asset."""
     path = spec or os.environ.get(ENV_VAR)
     if path:
-        if not Path(path).is_file():
-            raise ConfigError(
-                f"{path}: GPT-2 BPE ranks file not found (expected a tiktoken .tiktoken file; set --gpt2-bpe or ${ENV_VAR})"
-            )
-        try:
-            return load_tiktoken_bpe(str(path))
-        except Exception as exc:  # malformed file
-            raise ConfigError(f"{path}: not a tiktoken .tiktoken ranks file ({exc})") from exc
-    try:
-        return dict(tiktoken.get_encoding("gpt2")._mergeable_ranks)
-    except Exception as exc:
-        raise ConfigError(
-            "the cross-lingual metric needs GPT-2's BPE merge ranks: pass --gpt2-bpe PATH or set "
-            f"${ENV_VAR} to a gpt2.tiktoken file (offline), or allow tiktoken to download its public "
-            f"'gpt2' encoding (failed: {exc})"
-        ) from exc
+        return _read_ranks(resolve(path))
+    return _read_ranks(SHIPPED_RANKS, SHIPPED_RANKS_SHA256)
 
 
 class GPT2Tokenizer:
@@ -107,6 +118,6 @@ def _cached_tokenizer(ranks_path: str | None) -> GPT2Tokenizer:
 
 
 def get_gpt2_tokenizer(ranks_path: str | os.PathLike | None = None) -> GPT2Tokenizer:
-    """A cached tokenizer for `ranks_path` (None: ``$SNITK_GPT2_BPE`` or tiktoken's public gpt2)."""
+    """A cached tokenizer for `ranks_path` (None: ``$SNITK_GPT2_BPE``, else the shipped ranks)."""
     spec = ranks_path or os.environ.get(ENV_VAR) or None
     return _cached_tokenizer(str(spec) if spec else None)

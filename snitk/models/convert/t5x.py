@@ -34,6 +34,7 @@ import numpy as np
 from snitk.errors import CheckpointError, ConfigError
 from snitk.models import checkpoint as ck
 from snitk.models.convert.hf import config_as_dict, make_config, name_mapping
+from snitk.paths import resolve
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,8 @@ def _local_spec(spec: dict, ckpt_dir: Path) -> dict:
     if not path:
         raise CheckpointError(f"{ckpt_dir}/checkpoint: tensorstore spec without a path: {spec}")
     folder = path.rstrip("/").split("/")[-1]
-    spec["kvstore"] = {"driver": "file", "path": str((ckpt_dir / folder).absolute()) + "/"}
+    # tensorstore rejects ".." in file paths: normalise (../shared/ckpt -> /abs/shared/ckpt)
+    spec["kvstore"] = {"driver": "file", "path": str(resolve(ckpt_dir / folder)) + "/"}
     spec.pop("metadata", None)  # the .zarray on disk is authoritative
     spec.pop("dtype", None)
     return spec
