@@ -40,10 +40,14 @@ def build_parser(cmd: str) -> argparse.ArgumentParser:
         _common(p)
         _selection(p)
         p.add_argument("--encoding", default="def_pos2", help="prompt encoding (default: def_pos2)")
-        p.add_argument("--vocab", default=None, help="SentencePiece model (default: $SNITK_VOCAB or the demo vocabulary)")
+        p.add_argument("--vocab", default=None, help="SentencePiece model (default: the one stored with the checkpoint; "
+                       "a different one is refused)")
+        p.add_argument("--allow-vocab-mismatch", action="store_true",
+                       help="decode with --vocab even when it differs from the checkpoint's stored vocabulary")
         p.add_argument("--batch-size", type=int, default=32, help="global batch (rounded up to a multiple of the devices)")
         p.add_argument("--beam-size", type=int, default=1)
-        p.add_argument("--max-decode-length", type=int, default=128)
+        p.add_argument("--max-decode-length", type=int, default=128,
+                       help="HF's max_length: the start token counts, so at most N-1 tokens are generated (default 128)")
         p.add_argument("--max-input-length", type=int, default=1024)
         p.add_argument("--num-partitions", type=int, default=1, help="model-parallel size (default 1: data-parallel only)")
         p.add_argument("--dtype", default=None, help="cast parameters while loading, e.g. bfloat16 (default: as stored)")
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 max_decode_length=args.max_decode_length, max_input_length=args.max_input_length,
                 allow_missing_tasks=args.allow_missing_tasks, max_tasks=args.max_tasks,
                 max_per_task=args.max_per_task, gpt2_bpe=args.gpt2_bpe, dtype=args.dtype,
-                num_partitions=args.num_partitions,
+                num_partitions=args.num_partitions, allow_vocab_mismatch=args.allow_vocab_mismatch,
             )
         elif cmd == "score":
             from snitk.eval.evaluate import score_predictions_file

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Sequence
 
 from snitk.atomic import write_json, write_jsonl, write_text
 from snitk.errors import ConfigError, DataError
+from snitk.eval.postprocess import generated_tokens, hf_decode
 from snitk.jsonl import iter_jsonl
 
 log = logging.getLogger(__name__)
@@ -250,6 +251,7 @@ class CheckpointPredictor:
         params: Any = None,
         config: Any = None,
         dtype: Any = None,
+        allow_vocab_mismatch: bool = False,
     ):
         import jax
         import numpy as np
@@ -258,7 +260,14 @@ class CheckpointPredictor:
         from snitk.training.partitioning import Partitioner
         from snitk.vocab import get_vocabulary
 
-        self.vocab = vocab if hasattr(vocab, "encode") else get_vocabulary(vocab)
+        if hasattr(vocab, "encode"):
+            self.vocab = vocab
+        elif params is None:  # the vocabulary stored with the checkpoint, unless told otherwise
+            from snitk.vocab_identity import checkpoint_vocabulary
+
+            self.vocab = checkpoint_vocabulary(checkpoint, vocab, allow_mismatch=allow_vocab_mismatch)
+        else:
+            self.vocab = get_vocabulary(vocab)
         # Parameters loaded here are placed on our mesh and batches sharded over it; parameters
         # handed in (the training hook) keep their placement and batches follow them.
         self._shard = params is None
@@ -281,9 +290,10 @@ class CheckpointPredictor:
         self._data_sharding = self.partitioner.data_sharding
         self.params = params
         model = self.model
+        steps = generated_tokens(max_decode_length)  # HF's max_length counts the decoder start token
 
         def _predict(p, x):
-            return model.predict_batch(p, x, max_decode_length=max_decode_length, beam_size=beam_size)
+            return model.predict_batch(p, x, max_decode_length=steps, beam_size=beam_size)
 
         out_sharding = self.partitioner.replicated if self._shard else None
         self._fn = jax.jit(_predict, out_shardings=out_sharding) if out_sharding is not None else jax.jit(_predict)
@@ -321,7 +331,7 @@ class CheckpointPredictor:
         else:
             x = arr
         out = np.asarray(self._jax.device_get(self._fn(self.params, x)))
-        return [self.vocab.decode(out[i].tolist()) for i in range(rows)]
+        return [hf_decode(self.vocab, out[i].tolist()) for i in range(rows)]
 
 
 def _read_partial(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
@@ -423,10 +433,14 @@ def evaluate(
     dtype: str | None = None,
     num_partitions: int = 1,
     predictor: Any = None,
+    allow_vocab_mismatch: bool = False,
 ) -> dict[str, Any]:
     """Decode the test split of `track` from `checkpoint`, write the outputs, return metrics.json's contents.
 
-    `checkpoint` is a checkpoint dir or a MODEL_DIR (its latest checkpoint); `dtype` casts the
+    `checkpoint` is a checkpoint dir or a MODEL_DIR (its latest checkpoint), decoded with the vocabulary
+    stored with it (`vocab` must be the same file unless `allow_vocab_mismatch`); `max_decode_length` is
+    HF's max_length (max_length - 1 generated tokens) and predictions are post-processed as run_s2s.py
+    does (`snitk.eval.postprocess`); `dtype` casts the
     parameters while loading (e.g. "bfloat16"); `num_partitions` > 1 shards the parameters
     model-parallel (the trainer's logical axis rules); `predictor` replaces the checkpoint (tests).
     Multi-host: every process runs this with the same arguments and a shared output dir.
@@ -446,7 +460,7 @@ def evaluate(
         predictor = CheckpointPredictor(
             checkpoint, vocab=vocab, batch_size=batch_size, beam_size=beam_size,
             max_decode_length=max_decode_length, max_input_length=max_input_length, dtype=dtype,
-            num_partitions=num_partitions,
+            num_partitions=num_partitions, allow_vocab_mismatch=allow_vocab_mismatch,
         )
     settings = {
         "checkpoint": str(checkpoint), "track": track, "encoding": encoding, "data_dir": str(test_set.data_dir),

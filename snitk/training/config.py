@@ -110,7 +110,7 @@ class TrainConfig:
     split: str = "train"
     use_cached: bool = False
     z_loss: float = 1e-4
-    loss_normalizing_factor: float | str | None = None
+    loss_normalizing_factor: float | str | None = "num_target_tokens"
     async_checkpointing: bool = False
     tensorboard: bool = True
 
@@ -121,7 +121,7 @@ def train_config(model_dir: str, train_steps: int, batch_size: int, task_feature
                  init_checkpoint: str | None = None, log_period: int = 10,
                  eval_hook: Callable[..., Any] | None = None, eval_period: int = 0, num_microbatches: int = 1,
                  pack: bool = True, shuffle: bool = True, split: str = "train", use_cached: bool = False,
-                 z_loss: float = 1e-4, loss_normalizing_factor: float | str | None = None,
+                 z_loss: float = 1e-4, loss_normalizing_factor: float | str | None = "num_target_tokens",
                  async_checkpointing: bool = False, tensorboard: bool = True) -> TrainConfig:
     """Run settings (MODEL_DIR, TRAIN_STEPS, BATCH_SIZE, TASK_FEATURE_LENGTHS, MIXTURE_OR_TASK_NAME, ...)."""
     for key, val in (("train_steps", train_steps), ("batch_size", batch_size), ("save_period", save_period),

@@ -171,11 +171,17 @@ def train_loop(parts: dict[str, Any]) -> Path:
     from snitk.training.checkpoints import TrainCheckpointer, load_init_params
     from snitk.training.partitioning import Partitioner
     from snitk.training.trainer import Trainer, check_finite
+    from snitk.training.vocab_check import check_checkpoint_vocabulary
 
     tc, pc = parts["train"], parts["partitioning"]
     model_dir = Path(tc.model_dir)
     is_main = jax.process_index() == 0
     cfg = _resolve_vocab(parts)
+    vocab_id = None
+    if parts.get("vocabulary"):
+        from snitk.vocab_identity import identity
+
+        vocab_id = identity(*parts["vocabulary"])
     task_vocab = D.task_vocab_size(tc.mixture_or_task_name)
     if task_vocab > cfg.vocab_size:
         raise ConfigError(f"model vocab_size={cfg.vocab_size} is smaller than the vocabulary of "
@@ -197,6 +203,7 @@ def train_loop(parts: dict[str, Any]) -> Path:
         state, saved_cfg, train_state = ckpt.restore(trainer.abstract_state(), latest)
         if saved_cfg != cfg.to_dict():
             raise CheckpointError(f"{model_dir}/checkpoint_{latest}/model_config differs from the configured model")
+        check_checkpoint_vocabulary(train_state.get("vocabulary"), vocab_id, f"{model_dir}/checkpoint_{latest}")
         data_position = int(train_state.get("data_position", latest))
         for key, now in (("mixture_or_task_name", tc.mixture_or_task_name), ("batch_size", tc.batch_size),
                          ("task_feature_lengths", dict(tc.task_feature_lengths)), ("seed", tc.seed)):
@@ -207,9 +214,10 @@ def train_loop(parts: dict[str, Any]) -> Path:
         if is_main:
             _truncate_metrics(metrics_path, latest)
     elif tc.init_checkpoint:
-        from snitk.models.checkpoint import load_config
+        from snitk.models.checkpoint import load_config, load_vocab_identity
 
         init_cfg = load_config(tc.init_checkpoint)
+        check_checkpoint_vocabulary(load_vocab_identity(tc.init_checkpoint), vocab_id, str(tc.init_checkpoint))
         for field in ("vocab_size", "emb_dim", "num_heads", "head_dim", "mlp_dim", "num_encoder_layers", "num_decoder_layers"):
             if getattr(init_cfg, field) != getattr(cfg, field):
                 raise CheckpointError(f"{tc.init_checkpoint}: model_config.{field}={getattr(init_cfg, field)} "
@@ -224,7 +232,8 @@ def train_loop(parts: dict[str, Any]) -> Path:
     if tc.eval_hook is not None and hasattr(tc.eval_hook, "bind_config"):
         tc.eval_hook.bind_config(cfg)
     train_state = {"seed": tc.seed, "mixture_or_task_name": tc.mixture_or_task_name,
-                   "batch_size": tc.batch_size, "task_feature_lengths": dict(tc.task_feature_lengths)}
+                   "batch_size": tc.batch_size, "task_feature_lengths": dict(tc.task_feature_lengths),
+                   "vocabulary": vocab_id}
 
     def save(st, position):
         ckpt.save(st, cfg.to_dict(), {**train_state, "data_position": position})
@@ -318,6 +327,12 @@ def run(gin_files: Sequence[str], gin_bindings: Sequence[str] = (), *, search_pa
     """Parse gin, assemble (type-checked), then dry-run or train. Returns MODEL_DIR."""
     C.parse(gin_files, gin_bindings, search_paths)
     parts = assemble()
+    from snitk.training.vocab_check import check_prompt_budget, check_training_vocabulary
+
+    # before anything is compiled: a paper model names its vocabulary, and the sizes agree
+    parts["vocabulary"] = check_training_vocabulary(parts["train"].mixture_or_task_name, _resolve_vocab(parts),
+                                                    parts["model_extra"])
+    check_prompt_budget(parts["train"].mixture_or_task_name, int(parts["train"].task_feature_lengths["inputs"]))
     if dry_run_only:
         dry_run(parts)
         return Path(parts["train"].model_dir)
