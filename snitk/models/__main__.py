@@ -217,11 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("jax").setLevel(logging.WARNING)
-    from snitk.errors import SnitkError
+    from snitk.errors import ConfigError
 
     try:
         return {"info": cmd_info, "generate": cmd_generate, "score": cmd_score}[args.command](args)
-    except SnitkError as e:
+    except ConfigError as e:  # e.g. a vocabulary other than the checkpoint's
         print(f"error: {e}", file=sys.stderr)
         return 2
 
