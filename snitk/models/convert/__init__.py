@@ -63,8 +63,6 @@ def main(argv: list[str] | None = None) -> int:
 
             cfg = import_t5x(args.src, args.dst, config=args.config, dtype=args.dtype or "float32",
                              overwrite=args.overwrite)
-        if args.src_format and args.vocab:
-            _record_vocab(args.dst, cfg, args.vocab, args.extra_ids)
         else:
             from snitk.models.checkpoint import load_config
             from snitk.models.convert.hf import export_hf
@@ -72,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_config(args.src)
             export_hf(args.src, args.dst, dtype=args.dtype, max_shard_bytes=int(args.max_shard_gb * (1 << 30)),
                       vocab=args.vocab, extra_ids=args.extra_ids)
+        if args.src_format and args.vocab:
+            _record_vocab(args.dst, cfg, args.vocab, args.extra_ids)
     except SnitkError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
