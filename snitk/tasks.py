@@ -39,7 +39,8 @@ Configuration (resolved when a dataset is read, so gin bindings made after `impo
 apply): data dir = `register(data_dir=...)`, else gin `snitk.tasks.data_dir.path`, else
 `$SNITK_DATA_DIR`, else the bundled `tasks/`; vocabulary = `register(vocab=...)`, else gin
 `snitk.tasks.vocabulary.spec`, else `$SNITK_VOCAB`, else the demo vocabulary
-(`snitk/assets/demo_spm.model`). For the paper's models set the T5 vocabulary
+(`snitk/assets/demo_spm.model`; `python -m snitk.train` accepts that fallback only for models sized from
+the task, see `snitk.training.vocab_check`). The paper configs bind the T5 vocabulary
 (`gs://t5-data/vocabs/cc_all.32000/sentencepiece.model`; mT5:
 `gs://t5-data/vocabs/mc4.250000.100extra/sentencepiece.model`) or a local copy of it.
 """
