@@ -153,3 +153,25 @@ def test_training_examples_are_truncated_as_the_evaluator_does(tmp_path):
         assert len(vocab.encode(ex["inputs"])) <= 256
         cut += ex["inputs"] != untruncated
     assert cut > 0  # real prompts exceed the budget
+
+
+def test_init_restore_full_continues_the_optimizer_state_and_step(tmp_path, capsys, caplog):
+    """train.init_restore='full' restores step and optimizer state as t5x's fine-tuning does (TRAIN_STEPS
+    counts the restored steps); a checkpoint without an optimizer state (a converted one) is refused."""
+    import logging
+
+    from snitk.models.checkpoint import load_model, save_model
+    from snitk.training.train import main
+
+    smoke = ["--gin_file=experiments/smoke_synthetic_cpu.gin", "--gin.train.tensorboard=False", "--gin.SAVE_PERIOD=2",
+             "--gin.TRAIN_STEPS=2"]
+    assert main([*smoke, f"--gin.MODEL_DIR='{tmp_path}/a'"]) == 0
+    with caplog.at_level(logging.INFO, logger="snitk.train"):
+        assert main([*smoke, f"--gin.MODEL_DIR='{tmp_path}/b'", f"--gin.INIT_CHECKPOINT='{tmp_path}/a/checkpoint_2'",
+                     "--gin.train.init_restore='full'"]) == 0
+    assert "already trained to step 2" in caplog.text and not list((tmp_path / "b").glob("checkpoint_*"))
+    cfg, params = load_model(tmp_path / "a" / "checkpoint_2")
+    save_model(tmp_path / "converted", cfg, params)
+    assert main([*smoke, f"--gin.MODEL_DIR='{tmp_path}/c'", f"--gin.INIT_CHECKPOINT='{tmp_path}/converted'",
+                 "--gin.train.init_restore='full'"]) == 2
+    assert "needs a checkpoint with 'opt_state'" in capsys.readouterr().err

@@ -86,11 +86,12 @@ def main(argv: list[str] | None = None) -> int:
 
             metrics = evaluate(
                 args.checkpoint, args.track, args.output_dir, encoding=args.encoding, data_dir=args.data_dir,
-                vocab=args.vocab, batch_size=args.batch_size, beam_size=args.beam_size,
+                vocab=args.vocab, allow_vocab_mismatch=args.allow_vocab_mismatch, batch_size=args.batch_size,
+                beam_size=args.beam_size,
                 max_decode_length=args.max_decode_length, max_input_length=args.max_input_length,
                 allow_missing_tasks=args.allow_missing_tasks, max_tasks=args.max_tasks,
                 max_per_task=args.max_per_task, gpt2_bpe=args.gpt2_bpe, dtype=args.dtype,
-                num_partitions=args.num_partitions, allow_vocab_mismatch=args.allow_vocab_mismatch,
+                num_partitions=args.num_partitions,
             )
         elif cmd == "score":
             from snitk.eval.evaluate import score_predictions_file

@@ -422,6 +422,7 @@ def evaluate(
     encoding: str = "def_pos2",
     data_dir: str | os.PathLike | None = None,
     vocab: str | None = None,
+    allow_vocab_mismatch: bool = False,
     batch_size: int = 32,
     beam_size: int = 1,
     max_decode_length: int = 128,
@@ -433,17 +434,17 @@ def evaluate(
     dtype: str | None = None,
     num_partitions: int = 1,
     predictor: Any = None,
-    allow_vocab_mismatch: bool = False,
 ) -> dict[str, Any]:
     """Decode the test split of `track` from `checkpoint`, write the outputs, return metrics.json's contents.
 
-    `checkpoint` is a checkpoint dir or a MODEL_DIR (its latest checkpoint), decoded with the vocabulary
-    stored with it (`vocab` must be the same file unless `allow_vocab_mismatch`); `max_decode_length` is
-    HF's max_length (max_length - 1 generated tokens) and predictions are post-processed as run_s2s.py
-    does (`snitk.eval.postprocess`); `dtype` casts the
+    `checkpoint` is a checkpoint dir or a MODEL_DIR (its latest checkpoint); `dtype` casts the
     parameters while loading (e.g. "bfloat16"); `num_partitions` > 1 shards the parameters
     model-parallel (the trainer's logical axis rules); `predictor` replaces the checkpoint (tests).
     Multi-host: every process runs this with the same arguments and a shared output dir.
+
+    The checkpoint is decoded with the vocabulary stored with it (`vocab` must be the same file unless
+    `allow_vocab_mismatch`); `max_decode_length` is HF's max_length (max_length - 1 generated tokens)
+    and predictions are post-processed as run_s2s.py does (`snitk.eval.postprocess`).
     """
     check_track(track)
     if track == "xlingual":  # fail before decoding when the metric's GPT-2 ranks are unavailable

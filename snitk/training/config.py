@@ -101,6 +101,7 @@ class TrainConfig:
     save_period: int = 1000
     keep_checkpoints: int = 3
     init_checkpoint: str | None = None
+    init_restore: str = "params"
     log_period: int = 10
     eval_hook: Callable[..., Any] | None = None
     eval_period: int = 0
@@ -118,7 +119,7 @@ class TrainConfig:
 @_checked("train")
 def train_config(model_dir: str, train_steps: int, batch_size: int, task_feature_lengths: dict[str, int],
                  mixture_or_task_name: str, seed: int = 0, save_period: int = 1000, keep_checkpoints: int = 3,
-                 init_checkpoint: str | None = None, log_period: int = 10,
+                 init_checkpoint: str | None = None, init_restore: str = "params", log_period: int = 10,
                  eval_hook: Callable[..., Any] | None = None, eval_period: int = 0, num_microbatches: int = 1,
                  pack: bool = True, shuffle: bool = True, split: str = "train", use_cached: bool = False,
                  z_loss: float = 1e-4, loss_normalizing_factor: float | str | None = "num_target_tokens",
@@ -130,6 +131,9 @@ def train_config(model_dir: str, train_steps: int, batch_size: int, task_feature
             raise ConfigError(f"gin binding train.{key} = {val}: expected a positive integer")
     if init_checkpoint == "":
         init_checkpoint = None
+    if init_restore not in ("params", "full"):
+        raise ConfigError(f"gin binding train.init_restore = {init_restore!r}: expected 'params' or 'full' "
+                          "(snitk.training.init_restore)")
     return TrainConfig(**{k: v for k, v in locals().items() if k in {f.name for f in dataclasses.fields(TrainConfig)}})
 
 

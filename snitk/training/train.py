@@ -222,8 +222,13 @@ def train_loop(parts: dict[str, Any]) -> Path:
             if getattr(init_cfg, field) != getattr(cfg, field):
                 raise CheckpointError(f"{tc.init_checkpoint}: model_config.{field}={getattr(init_cfg, field)} "
                                       f"but the configured model has {getattr(cfg, field)}")
-        _, params = load_init_params(tc.init_checkpoint, trainer.param_shardings, dtype=cfg.param_dtype)
-        state = trainer.state_from_params(params)
+        if tc.init_restore == "full":  # as t5x: parameters, optimizer state and step
+            from snitk.training.init_restore import restore_full_state
+
+            state = restore_full_state(tc.init_checkpoint, trainer.abstract_state())
+        else:
+            _, params = load_init_params(tc.init_checkpoint, trainer.param_shardings, dtype=cfg.param_dtype)
+            state = trainer.state_from_params(params)
         data_position = 0
     else:
         state = trainer.init_state(tc.seed)
