@@ -40,17 +40,17 @@ def build_parser(cmd: str) -> argparse.ArgumentParser:
         _common(p)
         _selection(p)
         p.add_argument("--encoding", default="def_pos2", help="prompt encoding (default: def_pos2)")
-        p.add_argument("--vocab", default=None, help="SentencePiece model (default: the one stored with the checkpoint; "
-                       "a different one is refused)")
-        p.add_argument("--allow-vocab-mismatch", action="store_true",
-                       help="decode with --vocab even when it differs from the checkpoint's stored vocabulary")
+        p.add_argument("--vocab", default=None, help="SentencePiece model (default: $SNITK_VOCAB or the demo vocabulary)")
         p.add_argument("--batch-size", type=int, default=32, help="global batch (rounded up to a multiple of the devices)")
         p.add_argument("--beam-size", type=int, default=1)
-        p.add_argument("--max-decode-length", type=int, default=128,
-                       help="HF's max_length: the start token counts, so at most N-1 tokens are generated (default 128)")
+        p.add_argument("--max-decode-length", type=int, default=128)
         p.add_argument("--max-input-length", type=int, default=1024)
         p.add_argument("--num-partitions", type=int, default=1, help="model-parallel size (default 1: data-parallel only)")
         p.add_argument("--dtype", default=None, help="cast parameters while loading, e.g. bfloat16 (default: as stored)")
+        p.add_argument("--allow-vocab-mismatch", action="store_true",
+                       help="--vocab defaults to the vocabulary stored with the checkpoint, and one with another sha256 "
+                       "is refused; this flag decodes with it anyway. --max-decode-length is HF's max_length: the "
+                       "decoder start token counts, so at most N-1 tokens are generated")
     elif cmd == "score":
         p.add_argument("--predictions", required=True, help="predictions .jsonl in the official format")
         _common(p)

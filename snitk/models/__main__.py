@@ -217,13 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("jax").setLevel(logging.WARNING)
-    from snitk.errors import ConfigError
-
-    try:
-        return {"info": cmd_info, "generate": cmd_generate, "score": cmd_score}[args.command](args)
-    except ConfigError as e:  # e.g. a vocabulary other than the checkpoint's
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return {"info": cmd_info, "generate": cmd_generate, "score": cmd_score}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -125,15 +125,15 @@ def train_config(model_dir: str, train_steps: int, batch_size: int, task_feature
                  z_loss: float = 1e-4, loss_normalizing_factor: float | str | None = "num_target_tokens",
                  async_checkpointing: bool = False, tensorboard: bool = True) -> TrainConfig:
     """Run settings (MODEL_DIR, TRAIN_STEPS, BATCH_SIZE, TASK_FEATURE_LENGTHS, MIXTURE_OR_TASK_NAME, ...)."""
+    if init_restore not in ("params", "full"):
+        raise ConfigError(f"gin binding train.init_restore = {init_restore!r}: expected 'params' or 'full' "
+                          "(snitk.training.init_restore)")
     for key, val in (("train_steps", train_steps), ("batch_size", batch_size), ("save_period", save_period),
                      ("log_period", log_period), ("num_microbatches", num_microbatches)):
         if val < 1 and not (key == "train_steps" and val == 0):
             raise ConfigError(f"gin binding train.{key} = {val}: expected a positive integer")
     if init_checkpoint == "":
         init_checkpoint = None
-    if init_restore not in ("params", "full"):
-        raise ConfigError(f"gin binding train.init_restore = {init_restore!r}: expected 'params' or 'full' "
-                          "(snitk.training.init_restore)")
     return TrainConfig(**{k: v for k, v in locals().items() if k in {f.name for f in dataclasses.fields(TrainConfig)}})
 
 

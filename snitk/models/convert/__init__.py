@@ -30,21 +30,22 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--scan-layers", action="store_true", help="hf import: stack layers (config.scan_layers=True)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing destination checkpoint")
     p.add_argument("--max-shard-gb", type=float, default=4.0, help="hf export: safetensors shard size")
-    p.add_argument("--vocab", default=None, help="import: the model's SentencePiece model, recorded (path, size, sha256) "
-                   "with the checkpoint; hf export: shipped as spiece.model (T5Tokenizer)")
-    p.add_argument("--extra-ids", type=int, default=100, help="sentinel ids after the pieces (T5: 100; mT5's model "
-                   "holds its own: 0)")
+    p.add_argument("--vocab", default=None, help="hf export: SentencePiece model to ship as spiece.model (T5Tokenizer)")
+    p.add_argument("--extra-ids", type=int, default=100, help="hf export: sentinel tokens added by T5Tokenizer")
     return p
 
 
-def _record_vocab(dst: str, cfg, vocab: str, extra_ids: int) -> None:
-    """Check the vocabulary against the model's embedding and store its identity with the checkpoint."""
+def _record_vocab(args: argparse.Namespace, cfg) -> None:
+    """On import with --vocab (and --extra-ids: T5 100, mT5 0): check the vocabulary against the model's
+    embedding and store its identity (path, size, sha256) with the checkpoint."""
+    if not args.vocab:
+        return
     from snitk.models.checkpoint import write_vocab_identity
     from snitk.vocab_identity import check_model_vocab, identity
 
-    ident = identity(vocab, extra_ids)
-    check_model_vocab(ident["size"], cfg.vocab_size, where=f"{dst}: model_config")
-    write_vocab_identity(dst, ident)
+    ident = identity(args.vocab, args.extra_ids)
+    check_model_vocab(ident["size"], cfg.vocab_size, where=f"{args.dst}: model_config")
+    write_vocab_identity(args.dst, ident)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,11 +59,13 @@ def main(argv: list[str] | None = None) -> int:
 
             cfg = import_hf(args.src, args.dst, dtype=args.dtype or "float32", overwrite=args.overwrite,
                             scan_layers=args.scan_layers)
+            _record_vocab(args, cfg)
         elif args.src_format == "t5x":
             from snitk.models.convert.t5x import import_t5x
 
             cfg = import_t5x(args.src, args.dst, config=args.config, dtype=args.dtype or "float32",
                              overwrite=args.overwrite)
+            _record_vocab(args, cfg)
         else:
             from snitk.models.checkpoint import load_config
             from snitk.models.convert.hf import export_hf
@@ -70,8 +73,6 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_config(args.src)
             export_hf(args.src, args.dst, dtype=args.dtype, max_shard_bytes=int(args.max_shard_gb * (1 << 30)),
                       vocab=args.vocab, extra_ids=args.extra_ids)
-        if args.src_format and args.vocab:
-            _record_vocab(args.dst, cfg, args.vocab, args.extra_ids)
     except SnitkError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
