@@ -185,8 +185,6 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--checkpoint", required=True, help="checkpoint dir or MODEL_DIR (latest checkpoint)")
         sp.add_argument("--vocab", default=None, help="SentencePiece model file (default: the one stored with the "
                         "checkpoint; a different one is refused)")
-        sp.add_argument("--allow-vocab-mismatch", action="store_true",
-                        help="use --vocab even when it differs from the checkpoint's stored vocabulary")
         sp.add_argument("--extra-ids", type=int, default=None,
                         help="sentinel ids after the pieces (default: 100 when the model vocabulary has room)")
         sp.add_argument("--input-file", required=True)
@@ -194,6 +192,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--batch-size", type=int, default=8)
         sp.add_argument("--max-input-length", type=int, default=None, help="truncate inputs (tokens incl. EOS)")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
+        sp.add_argument("--allow-vocab-mismatch", action="store_true",
+                        help="use --vocab even when it differs from the checkpoint's stored vocabulary")
 
     gen = sub.add_parser("generate", help="decode inputs (greedy or beam search)")
     common(gen)
