@@ -171,7 +171,7 @@ def train_loop(parts: dict[str, Any]) -> Path:
     from snitk.training.checkpoints import TrainCheckpointer, load_init_params
     from snitk.training.partitioning import Partitioner
     from snitk.training.trainer import Trainer, check_finite
-    from snitk.training.vocab_check import check_checkpoint_vocabulary
+    from snitk.training.vocab_check import check_run_vocabulary
 
     tc, pc = parts["train"], parts["partitioning"]
     model_dir = Path(tc.model_dir)
@@ -182,6 +182,7 @@ def train_loop(parts: dict[str, Any]) -> Path:
         from snitk.vocab_identity import identity
 
         vocab_id = identity(*parts["vocabulary"])
+        check_run_vocabulary(model_dir, tc.init_checkpoint, vocab_id)  # resumed / initial checkpoint: same vocabulary
     task_vocab = D.task_vocab_size(tc.mixture_or_task_name)
     if task_vocab > cfg.vocab_size:
         raise ConfigError(f"model vocab_size={cfg.vocab_size} is smaller than the vocabulary of "
@@ -203,7 +204,6 @@ def train_loop(parts: dict[str, Any]) -> Path:
         state, saved_cfg, train_state = ckpt.restore(trainer.abstract_state(), latest)
         if saved_cfg != cfg.to_dict():
             raise CheckpointError(f"{model_dir}/checkpoint_{latest}/model_config differs from the configured model")
-        check_checkpoint_vocabulary(train_state.get("vocabulary"), vocab_id, f"{model_dir}/checkpoint_{latest}")
         data_position = int(train_state.get("data_position", latest))
         for key, now in (("mixture_or_task_name", tc.mixture_or_task_name), ("batch_size", tc.batch_size),
                          ("task_feature_lengths", dict(tc.task_feature_lengths)), ("seed", tc.seed)):
@@ -213,22 +213,25 @@ def train_loop(parts: dict[str, Any]) -> Path:
         log.info("restored %s/checkpoint_%d (data position %d)", model_dir, latest, data_position)
         if is_main:
             _truncate_metrics(metrics_path, latest)
+    elif tc.init_checkpoint and tc.init_restore == "full":  # as t5x: parameters, optimizer state and step
+        from snitk.training.init_restore import restore_full_state
+
+        try:
+            state = restore_full_state(tc.init_checkpoint, trainer.abstract_state())
+        except BaseException:
+            ckpt.close()
+            raise
+        data_position = 0
     elif tc.init_checkpoint:
-        from snitk.models.checkpoint import load_config, load_vocab_identity
+        from snitk.models.checkpoint import load_config
 
         init_cfg = load_config(tc.init_checkpoint)
-        check_checkpoint_vocabulary(load_vocab_identity(tc.init_checkpoint), vocab_id, str(tc.init_checkpoint))
         for field in ("vocab_size", "emb_dim", "num_heads", "head_dim", "mlp_dim", "num_encoder_layers", "num_decoder_layers"):
             if getattr(init_cfg, field) != getattr(cfg, field):
                 raise CheckpointError(f"{tc.init_checkpoint}: model_config.{field}={getattr(init_cfg, field)} "
                                       f"but the configured model has {getattr(cfg, field)}")
-        if tc.init_restore == "full":  # as t5x: parameters, optimizer state and step
-            from snitk.training.init_restore import restore_full_state
-
-            state = restore_full_state(tc.init_checkpoint, trainer.abstract_state())
-        else:
-            _, params = load_init_params(tc.init_checkpoint, trainer.param_shardings, dtype=cfg.param_dtype)
-            state = trainer.state_from_params(params)
+        _, params = load_init_params(tc.init_checkpoint, trainer.param_shardings, dtype=cfg.param_dtype)
+        state = trainer.state_from_params(params)
         data_position = 0
     else:
         state = trainer.init_state(tc.seed)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from snitk.errors import ConfigError
@@ -68,6 +69,20 @@ def check_checkpoint_vocabulary(stored: dict[str, Any] | None, current: dict[str
     if stored.get("sha256") != current.get("sha256") or stored.get("size") != current.get("size"):
         raise ConfigError(f"{where} was trained with the vocabulary {stored.get('path')} (size {stored.get('size')}) "
                           f"but this run binds {current.get('path')} (size {current.get('size')}, another sha256)")
+
+
+def check_run_vocabulary(model_dir: str | Path, init_checkpoint: str | None, current: dict[str, Any] | None) -> None:
+    """ConfigError when the checkpoint this run resumes (MODEL_DIR's latest) or starts from (INIT_CHECKPOINT)
+    was trained with another vocabulary than `current`."""
+    from snitk.errors import CheckpointError
+    from snitk.models.checkpoint import load_vocab_identity, resolve_checkpoint
+
+    try:
+        where = resolve_checkpoint(model_dir)  # the latest complete checkpoint_<step>
+    except CheckpointError:
+        where = init_checkpoint
+    if where:
+        check_checkpoint_vocabulary(load_vocab_identity(where), current, str(where))
 
 
 def check_prompt_budget(task_name: str, input_length: int) -> None:
