@@ -98,7 +98,12 @@ def checkpoint_vocabulary(checkpoint: str | os.PathLike, given: str | os.PathLik
     from snitk.models.checkpoint import load_vocab_identity
     from snitk.vocab import get_vocabulary
 
-    stored = load_vocab_identity(checkpoint)
+    from snitk.errors import CheckpointError
+
+    try:
+        stored = load_vocab_identity(checkpoint)
+    except CheckpointError:  # not a snitk checkpoint (e.g. a T5X one): nothing stored
+        stored = None
     if stored is None:
         if given is None:
             logging.getLogger(__name__).warning("%s stores no vocabulary identity; using $SNITK_VOCAB or the demo "

@@ -251,7 +251,6 @@ class CheckpointPredictor:
         params: Any = None,
         config: Any = None,
         dtype: Any = None,
-        allow_vocab_mismatch: bool = False,
     ):
         import jax
         import numpy as np
@@ -262,10 +261,10 @@ class CheckpointPredictor:
 
         if hasattr(vocab, "encode"):
             self.vocab = vocab
-        elif params is None:  # the vocabulary stored with the checkpoint, unless told otherwise
+        elif params is None and checkpoint is not None:  # the vocabulary stored with the checkpoint
             from snitk.vocab_identity import checkpoint_vocabulary
 
-            self.vocab = checkpoint_vocabulary(checkpoint, vocab, allow_mismatch=allow_vocab_mismatch)
+            self.vocab = checkpoint_vocabulary(checkpoint, vocab)
         else:
             self.vocab = get_vocabulary(vocab)
         # Parameters loaded here are placed on our mesh and batches sharded over it; parameters
@@ -454,6 +453,10 @@ def evaluate(
     test_set = load_test_set(track, data_dir, max_per_task=max_per_task, max_tasks=max_tasks, allow_missing_tasks=allow_missing_tasks)
     if not test_set.tasks:
         raise DataError(test_set.data_dir, f"splits/{track}/test_tasks.txt", "at least one available test task")
+    if predictor is None and vocab is not None and allow_vocab_mismatch:  # decode with it anyway (logged)
+        from snitk.vocab_identity import checkpoint_vocabulary
+
+        vocab = checkpoint_vocabulary(checkpoint, vocab, allow_mismatch=True)
     if predictor is None:
         from snitk.models.checkpoint import resolve_checkpoint
 
@@ -461,7 +464,7 @@ def evaluate(
         predictor = CheckpointPredictor(
             checkpoint, vocab=vocab, batch_size=batch_size, beam_size=beam_size,
             max_decode_length=max_decode_length, max_input_length=max_input_length, dtype=dtype,
-            num_partitions=num_partitions, allow_vocab_mismatch=allow_vocab_mismatch,
+            num_partitions=num_partitions,
         )
     settings = {
         "checkpoint": str(checkpoint), "track": track, "encoding": encoding, "data_dir": str(test_set.data_dir),
