@@ -17,7 +17,10 @@ Standard names (`list_task_names()`, `snitk data list-tasks`):
 def_pos2_neg2, def_pos2_expl, def_pos2_neg2_expl, tk_mix (per-instance seeded choice, as Tk-Instruct).
 Non-standard selections get suffixes: `_inst{N}` (N training instances per task; `_install` for all),
 `_tasks{N}` (a seeded subset of N training tasks), `_seed{S}` (selection seed), `_len{L}` (prompts
-truncated to L tokens, official rule). `register_by_name("snitk_default_def_pos2_inst8_tasks64")`
+truncated to L tokens as the official collator does: examples added greedily while the text fits, then
+cut; tokens counted with the task's bound vocabulary; the paper configs use `_len1024`, the input
+length), `_len{L}_keeptail` (the same budget, but only the instance input is shortened so that the
+prompt keeps its `Output:` cue). `register_by_name("snitk_default_def_pos2_inst8_tasks64")`
 registers any such name; from gin, `MIXTURE_OR_TASK_NAME = @snitk.tasks.registered_task()` with
 `snitk.tasks.registered_task.num_train_tasks = 64` (etc.) registers and names the selection.
 
@@ -36,7 +39,8 @@ Configuration (resolved when a dataset is read, so gin bindings made after `impo
 apply): data dir = `register(data_dir=...)`, else gin `snitk.tasks.data_dir.path`, else
 `$SNITK_DATA_DIR`, else the bundled `tasks/`; vocabulary = `register(vocab=...)`, else gin
 `snitk.tasks.vocabulary.spec`, else `$SNITK_VOCAB`, else the demo vocabulary
-(`snitk/assets/demo_spm.model`). For the paper's models set the T5 vocabulary
+(`snitk/assets/demo_spm.model`; `python -m snitk.train` accepts that fallback only for models sized from
+the task, see `snitk.training.vocab_check`). The paper configs bind the T5 vocabulary
 (`gs://t5-data/vocabs/cc_all.32000/sentencepiece.model`; mT5:
 `gs://t5-data/vocabs/mc4.250000.100extra/sentencepiece.model`) or a local copy of it.
 """
@@ -88,6 +92,24 @@ def vocabulary(spec: str | None = None, extra_ids: int = 100) -> seqio.Vocabular
     return get_vocabulary(spec, extra_ids).to_seqio()
 
 
+def bound_vocabulary() -> tuple[str | None, int]:
+    """(spec, extra_ids) that `vocabulary()` resolves: gin `snitk.tasks.vocabulary.spec`, else
+    $SNITK_VOCAB; spec None when neither names one (then the demo vocabulary is used)."""
+    def bound(param: str, default: Any) -> Any:
+        try:
+            value = gin.query_parameter(f"snitk.tasks.vocabulary.{param}")
+            for _ in range(8):  # a macro (%VOCABULARY), possibly bound to another macro
+                if not (isinstance(value, gin.config.ConfigurableReference) and str(value).startswith("%")):
+                    break
+                value = gin.query_parameter(str(value))
+            return value
+        except ValueError:
+            return default
+
+    spec = bound("spec", None) or os.environ.get("SNITK_VOCAB") or None
+    return (str(spec) if spec else None), int(bound("extra_ids", 100))
+
+
 class _DeferredVocabulary(seqio.SentencePieceVocabulary):
     """A SentencePiece vocabulary whose file is resolved through `vocabulary()` on first use."""
 
@@ -131,6 +153,7 @@ class Selection:
     seed: int
     max_input_tokens: int | None
     vocab: str | None  # None: resolved through `vocabulary()`
+    truncation: str = "official"  # or "keep-tail" (prompts.render)
 
     def resolved_data_dir(self) -> Path:
         return resolve(self.data_dir) if self.data_dir else data_dir()
@@ -140,7 +163,7 @@ _REGISTERED: dict[str, Selection] = {}
 
 
 def task_name(track: str, encoding: str, *, max_train_per_task: int | None = 100, num_train_tasks: int | None = None,
-              seed: int = 42, max_input_tokens: int | None = None) -> str:
+              seed: int = 42, max_input_tokens: int | None = None, truncation: str = "official") -> str:
     """The seqio name of a selection (see the module docstring)."""
     name = f"snitk_{track}_{encoding}"
     if max_train_per_task != 100:
@@ -151,6 +174,8 @@ def task_name(track: str, encoding: str, *, max_train_per_task: int | None = 100
         name += f"_seed{seed}"
     if max_input_tokens is not None:
         name += f"_len{max_input_tokens}"
+        if truncation == "keep-tail":
+            name += "_keeptail"
     return name
 
 
@@ -159,7 +184,10 @@ def iter_examples(sel: Selection, split: str) -> Iterator[dict[str, Any]]:
     if split not in SPLITS:
         raise ConfigError(f"split {split!r}: expected one of {SPLITS}")
     corpus = Corpus(sel.resolved_data_dir(), sel.track)
-    budget_vocab = get_vocabulary(sel.vocab) if sel.max_input_tokens else None
+    budget_vocab = None
+    if sel.max_input_tokens:  # count tokens with the vocabulary the task is bound to (as the model sees them)
+        spec, extra_ids = (sel.vocab, 100) if sel.vocab else bound_vocabulary()
+        budget_vocab = get_vocabulary(spec, extra_ids)
     if split == "train":
         tasks = corpus.train_tasks(max_per_task=sel.max_train_per_task, seed=sel.seed, num_tasks=sel.num_train_tasks)
     else:  # test, and its alias validation
@@ -172,7 +200,7 @@ def iter_examples(sel: Selection, split: str) -> Iterator[dict[str, Any]]:
             else:
                 target = refs[0]
             inputs = render(task, inst, sel.encoding, token_budget=sel.max_input_tokens, vocab=budget_vocab,
-                            seed=sel.seed)
+                            truncation=sel.truncation, seed=sel.seed)
             yield {"inputs": inputs, "targets": target, "task": task.name, "id": inst.id, "references": refs}
 
 
@@ -231,7 +259,7 @@ def _metric_fn(xlingual: bool):
 
 def register(track: str, encoding: str, *, data_dir: str | os.PathLike | None = None, vocab: str | None = None,
              max_train_per_task: int | None = 100, num_train_tasks: int | None = None, seed: int = 42,
-             max_input_tokens: int | None = None, name: str | None = None) -> str:
+             max_input_tokens: int | None = None, truncation: str = "official", name: str | None = None) -> str:
     """Register (idempotently) the seqio Task for this selection and return its name.
 
     `name` overrides the standard name (e.g. for a private data dir). Registering an existing name
@@ -241,10 +269,13 @@ def register(track: str, encoding: str, *, data_dir: str | os.PathLike | None = 
         raise ConfigError(f"unknown track {track!r}; expected one of {TRACKS}")
     if encoding not in ENCODINGS:
         raise ConfigError(f"unknown encoding {encoding!r}; expected one of: {', '.join(ENCODINGS)}")
+    if truncation not in ("official", "keep-tail"):
+        raise ConfigError(f"truncation {truncation!r}: expected 'official' or 'keep-tail'")
     name = name or task_name(track, encoding, max_train_per_task=max_train_per_task,
-                             num_train_tasks=num_train_tasks, seed=seed, max_input_tokens=max_input_tokens)
+                             num_train_tasks=num_train_tasks, seed=seed, max_input_tokens=max_input_tokens,
+                             truncation=truncation)
     sel = Selection(track, encoding, str(data_dir) if data_dir else None, max_train_per_task, num_train_tasks, seed,
-                    max_input_tokens, str(vocab) if vocab else None)
+                    max_input_tokens, str(vocab) if vocab else None, truncation)
     if _REGISTERED.get(name) == sel and name in seqio.TaskRegistry.names():
         return name
     if name in seqio.TaskRegistry.names():
@@ -278,7 +309,7 @@ def registered_selection(name: str) -> Selection | None:
 
 _NAME = re.compile(
     r"^snitk_(?P<track>default|xlingual)_(?P<encoding>" + "|".join(sorted(map(re.escape, ENCODINGS), key=len, reverse=True))
-    + r")(?:_inst(?P<inst>\d+|all))?(?:_tasks(?P<tasks>\d+))?(?:_seed(?P<seed>\d+))?(?:_len(?P<len>\d+))?$"
+    + r")(?:_inst(?P<inst>\d+|all))?(?:_tasks(?P<tasks>\d+))?(?:_seed(?P<seed>\d+))?(?:_len(?P<len>\d+)(?P<tail>_keeptail)?)?$"
 )
 
 
@@ -286,24 +317,27 @@ def register_by_name(name: str, **kw: Any) -> str:
     """Register the task a standard-scheme name describes, e.g. `snitk_default_def_pos2_inst8_tasks64`."""
     m = _NAME.match(name)
     if not m:
-        raise ConfigError(f"{name!r} is not a snitk task name (snitk_{{track}}_{{encoding}}[_instN][_tasksN][_seedS][_lenL])")
+        raise ConfigError(f"{name!r} is not a snitk task name "
+                          "(snitk_{track}_{encoding}[_instN][_tasksN][_seedS][_lenL[_keeptail]])")
     inst = m["inst"]
     kw.setdefault("name", name)  # as spelled: `_inst100` (the default cap) must be registered under that name too
     return register(m["track"], m["encoding"],
                     max_train_per_task=None if inst == "all" else int(inst) if inst else 100,
                     num_train_tasks=int(m["tasks"]) if m["tasks"] else None,
                     seed=int(m["seed"]) if m["seed"] else 42,
-                    max_input_tokens=int(m["len"]) if m["len"] else None, **kw)
+                    max_input_tokens=int(m["len"]) if m["len"] else None,
+                    truncation="keep-tail" if m["tail"] else "official", **kw)
 
 
 @gin.configurable(module="snitk.tasks")
 def registered_task(track: str = "default", encoding: str = "def_pos2", max_train_per_task: int | None = 100,
                     num_train_tasks: int | None = None, seed: int = 42, max_input_tokens: int | None = None,
-                    data_dir: str | None = None, vocab: str | None = None) -> str:
+                    data_dir: str | None = None, vocab: str | None = None, truncation: str = "official") -> str:
     """Gin hook: `MIXTURE_OR_TASK_NAME = @snitk.tasks.registered_task()` registers the configured
     selection and passes its name (bind e.g. `snitk.tasks.registered_task.num_train_tasks = 16`)."""
     return register(track, encoding, data_dir=data_dir, vocab=vocab, max_train_per_task=max_train_per_task,
-                    num_train_tasks=num_train_tasks, seed=seed, max_input_tokens=max_input_tokens)
+                    num_train_tasks=num_train_tasks, seed=seed, max_input_tokens=max_input_tokens,
+                    truncation=truncation)
 
 
 def mixture_name(track: str) -> str:

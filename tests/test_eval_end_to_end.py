@@ -171,6 +171,7 @@ def test_tiny_checkpoint_on_demo_corpus(repo_root: Path, tmp_path: Path, tiny_ch
     from snitk.models.model import EncoderDecoderModel
     from snitk.natinst.corpus import Corpus
     from snitk.prompts import render
+    from snitk.eval.postprocess import hf_decode
     from snitk.vocab import get_vocabulary
 
     vocab = get_vocabulary()
@@ -183,8 +184,8 @@ def test_tiny_checkpoint_on_demo_corpus(repo_root: Path, tmp_path: Path, tiny_ch
         ids = vocab.encode(render(task, inst, "def_pos2", token_budget=128, vocab=vocab))[:127] + [vocab.eos_id]
         row = np.zeros((1, 128), np.int32)  # one shape -> one compilation
         row[0, : len(ids)] = ids
-        alone = model.predict_batch(params, row, max_decode_length=6)
-        assert vocab.decode(np.asarray(alone)[0].tolist()) == r["prediction"]
+        alone = model.predict_batch(params, row, max_decode_length=5)  # HF max_length 6: 5 generated tokens
+        assert hf_decode(vocab, np.asarray(alone)[0].tolist()) == r["prediction"]
 
 
 def test_training_hook_on_demo_corpus(repo_root: Path, tmp_path: Path, tiny_checkpoint):

@@ -58,6 +58,10 @@ def build_parser(cmd: str) -> argparse.ArgumentParser:
         p.add_argument("--max-input-length", type=positive_int, default=1024)
         p.add_argument("--num-partitions", type=positive_int, default=1, help="model-parallel size (default 1: data-parallel only)")
         p.add_argument("--dtype", default=None, help="cast parameters while loading, e.g. bfloat16 (default: as stored)")
+        p.add_argument("--allow-vocab-mismatch", action="store_true",
+                       help="--vocab defaults to the vocabulary stored with the checkpoint, and one with another sha256 "
+                       "is refused; this flag decodes with it anyway. --max-decode-length is HF's max_length: the "
+                       "decoder start token counts, so at most N-1 tokens are generated")
     elif cmd == "score":
         p.add_argument("--predictions", required=True, type=path_arg, help="predictions .jsonl in the official format")
         _common(p)
@@ -108,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
             metrics = evaluate(
                 args.checkpoint, args.track, args.output_dir, encoding=args.encoding, data_dir=args.data_dir,
-                vocab=args.vocab, batch_size=args.batch_size, beam_size=args.beam_size,
+                vocab=args.vocab, allow_vocab_mismatch=args.allow_vocab_mismatch, batch_size=args.batch_size,
+                beam_size=args.beam_size,
                 max_decode_length=args.max_decode_length, max_input_length=args.max_input_length,
                 allow_missing_tasks=args.allow_missing_tasks, max_tasks=args.max_tasks,
                 max_per_task=args.max_per_task, gpt2_bpe=args.gpt2_bpe, dtype=args.dtype,

@@ -26,6 +26,7 @@ from etils.epath import Path
 
 from snitk.atomic import open_append, write_json, write_jsonl, write_text
 from snitk.errors import ConfigError, DataError
+from snitk.eval.postprocess import generated_tokens, hf_decode
 from snitk.jsonl import iter_jsonl
 from snitk.paths import resolve
 
@@ -258,7 +259,14 @@ class CheckpointPredictor:
         from snitk.training.partitioning import Partitioner
         from snitk.vocab import get_vocabulary
 
-        self.vocab = vocab if hasattr(vocab, "encode") else get_vocabulary(vocab)
+        if hasattr(vocab, "encode"):
+            self.vocab = vocab
+        elif params is None and checkpoint is not None:  # the vocabulary stored with the checkpoint
+            from snitk.vocab_identity import checkpoint_vocabulary
+
+            self.vocab = checkpoint_vocabulary(checkpoint, vocab)
+        else:
+            self.vocab = get_vocabulary(vocab)
         # Parameters loaded here are placed on our mesh and batches sharded over it; parameters
         # handed in (the training hook) keep their placement and batches follow them.
         self._shard = params is None
@@ -285,9 +293,10 @@ class CheckpointPredictor:
         self._data_sharding = self.partitioner.data_sharding
         self.params = params
         model = self.model
+        steps = generated_tokens(max_decode_length)  # HF's max_length counts the decoder start token
 
         def _predict(p, x):
-            return model.predict_batch(p, x, max_decode_length=max_decode_length, beam_size=beam_size)
+            return model.predict_batch(p, x, max_decode_length=steps, beam_size=beam_size)
 
         out_sharding = self.partitioner.replicated if self._shard else None
         self._fn = jax.jit(_predict, out_shardings=out_sharding) if out_sharding is not None else jax.jit(_predict)
@@ -325,7 +334,7 @@ class CheckpointPredictor:
         else:
             x = arr
         out = np.asarray(self._jax.device_get(self._fn(self.params, x)))
-        return [self.vocab.decode(out[i].tolist()) for i in range(rows)]
+        return [hf_decode(self.vocab, out[i].tolist()) for i in range(rows)]
 
 
 def _read_partial(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
@@ -409,6 +418,7 @@ def evaluate(
     encoding: str = "def_pos2",
     data_dir: str | os.PathLike | None = None,
     vocab: str | None = None,
+    allow_vocab_mismatch: bool = False,
     batch_size: int = 32,
     beam_size: int = 1,
     max_decode_length: int = 128,
@@ -430,6 +440,10 @@ def evaluate(
     model-parallel (the trainer's logical axis rules); `predictor` replaces the checkpoint (tests);
     `n_resamples` / `bootstrap_seed` set the 95% intervals (0 resamples: none).
     Multi-host: every process runs this with the same arguments and a shared output dir.
+
+    The checkpoint is decoded with the vocabulary stored with it (`vocab` must be the same file unless
+    `allow_vocab_mismatch`); `max_decode_length` is HF's max_length (max_length - 1 generated tokens)
+    and predictions are post-processed as run_s2s.py does (`snitk.eval.postprocess`).
     """
     check_track(track)
     if track == "xlingual":  # fail before decoding when the metric's GPT-2 ranks are unavailable
@@ -439,6 +453,10 @@ def evaluate(
     test_set = load_test_set(track, data_dir, max_per_task=max_per_task, max_tasks=max_tasks, allow_missing_tasks=allow_missing_tasks)
     if not test_set.tasks:
         raise DataError(test_set.data_dir, f"splits/{track}/test_tasks.txt", "at least one available test task")
+    if predictor is None and vocab is not None and allow_vocab_mismatch:  # decode with it anyway (logged)
+        from snitk.vocab_identity import checkpoint_vocabulary
+
+        vocab = checkpoint_vocabulary(checkpoint, vocab, allow_mismatch=True)
     if predictor is None:
         from snitk.models.checkpoint import resolve_checkpoint
 

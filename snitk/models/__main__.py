@@ -1,9 +1,9 @@
 """`python -m snitk.models {info,generate,score,convert}`.
 
   info --preset NAME | --checkpoint DIR [--fingerprint]     parameter count (`params: N`) [+ `sha256: ...`]
-  generate --checkpoint DIR --vocab SPM --input-file IN --output-file OUT --max-decode-length N
+  generate --checkpoint DIR [--vocab SPM] --input-file IN --output-file OUT --max-decode-length N
            [--beam-size K] [--alpha A] [--batch-size B]        IN {"id","inputs"} -> OUT {"id","prediction"}
-  score --checkpoint DIR --vocab SPM --input-file IN --output-file OUT
+  score --checkpoint DIR [--vocab SPM] --input-file IN --output-file OUT
                                                            IN {"id","inputs","targets"} -> OUT {"id","log_likelihood"}
   convert ...                                              checkpoint conversion (snitk.models.convert)
 """
@@ -72,6 +72,13 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
 
     config, params = load_model(args.checkpoint)
     model = EncoderDecoderModel(config)
+    from snitk.models.checkpoint import load_vocab_identity
+
+    if load_vocab_identity(args.checkpoint) is not None or args.vocab is None:  # the stored vocabulary
+        from snitk.vocab_identity import checkpoint_vocabulary
+
+        return config, params, model, checkpoint_vocabulary(args.checkpoint, args.vocab,
+                                                            allow_mismatch=args.allow_vocab_mismatch)
     probe = Vocabulary(args.vocab, extra_ids=0)
     extra = args.extra_ids
     if extra is None:  # T5's 100 sentinels when the embedding has room for them
@@ -184,7 +191,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--checkpoint", required=True, type=path_arg, help="checkpoint dir or MODEL_DIR (latest checkpoint)")
-        sp.add_argument("--vocab", required=True, type=path_arg, help="SentencePiece model file")
+        sp.add_argument("--vocab", default=None, type=path_arg, help="SentencePiece model file (default: the one stored "
+                        "with the checkpoint; a different one is refused)")
         sp.add_argument("--extra-ids", type=int, default=None,
                         help="sentinel ids after the pieces (default: 100 when the model vocabulary has room)")
         sp.add_argument("--input-file", required=True, type=path_arg)
@@ -192,6 +200,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--batch-size", type=positive_int, default=8)
         sp.add_argument("--max-input-length", type=positive_int, default=None, help="truncate inputs (tokens incl. EOS)")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
+        sp.add_argument("--allow-vocab-mismatch", action="store_true",
+                        help="use --vocab even when it differs from the checkpoint's stored vocabulary")
 
     gen = sub.add_parser("generate", help="decode inputs (greedy or beam search)")
     common(gen)

@@ -300,6 +300,31 @@ def open_param(path: str | os.PathLike, name: str) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------
+# Vocabulary identity (snitk.vocab_identity): converted checkpoints hold VOCAB_FILE, training
+# checkpoints the "vocabulary" key of their train_state item.
+# --------------------------------------------------------------------------------------------------
+VOCAB_FILE = "vocabulary.json"
+
+
+def write_vocab_identity(path: str | Path, vocabulary: Mapping[str, Any]) -> None:
+    """Record the vocabulary identity ({"path", "extra_ids", "size", "sha256"}) in a checkpoint."""
+    from snitk.atomic import write_json
+
+    write_json(resolve_checkpoint(path) / VOCAB_FILE, dict(vocabulary))
+
+
+def load_vocab_identity(path: str | Path) -> dict[str, Any] | None:
+    """The vocabulary identity stored with a checkpoint (or a MODEL_DIR's latest), None when absent."""
+    ckpt = resolve_checkpoint(path)
+    if (ckpt / VOCAB_FILE).is_file():
+        return json.loads((ckpt / VOCAB_FILE).read_text())
+    for cand in (ckpt / "train_state" / "metadata", ckpt / "train_state"):
+        if cand.is_file():
+            return json.loads(cand.read_text()).get("vocabulary") or None
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
 # Fingerprint
 # --------------------------------------------------------------------------------------------------
 def flatten_params(params: Any) -> dict[str, Any]:
@@ -361,4 +386,6 @@ __all__ = [
     "is_checkpoint_dir",
     "param_names",
     "open_param",
+    "write_vocab_identity",
+    "load_vocab_identity",
 ]

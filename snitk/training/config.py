@@ -121,6 +121,7 @@ class TrainConfig:
     save_period: int = 1000
     keep_checkpoints: int = 3
     init_checkpoint: str | None = None
+    init_restore: str = "params"
     log_period: int = 10
     eval_hook: Callable[..., Any] | None = None
     eval_period: int = 0
@@ -130,7 +131,7 @@ class TrainConfig:
     split: str = "train"
     use_cached: bool = False
     z_loss: float = 1e-4
-    loss_normalizing_factor: float | str | None = None
+    loss_normalizing_factor: float | str | None = "num_target_tokens"
     async_checkpointing: bool = False
     tensorboard: bool = True
 
@@ -138,12 +139,15 @@ class TrainConfig:
 @_checked("train")
 def train_config(model_dir: str, train_steps: int, batch_size: int, task_feature_lengths: dict[str, int],
                  mixture_or_task_name: str, seed: int = 0, save_period: int = 1000, keep_checkpoints: int = 3,
-                 init_checkpoint: str | None = None, log_period: int = 10,
+                 init_checkpoint: str | None = None, init_restore: str = "params", log_period: int = 10,
                  eval_hook: Callable[..., Any] | None = None, eval_period: int = 0, num_microbatches: int = 1,
                  pack: bool = True, shuffle: bool = True, split: str = "train", use_cached: bool = False,
-                 z_loss: float = 1e-4, loss_normalizing_factor: float | str | None = None,
+                 z_loss: float = 1e-4, loss_normalizing_factor: float | str | None = "num_target_tokens",
                  async_checkpointing: bool = False, tensorboard: bool = True) -> TrainConfig:
     """Run settings (MODEL_DIR, TRAIN_STEPS, BATCH_SIZE, TASK_FEATURE_LENGTHS, MIXTURE_OR_TASK_NAME, ...)."""
+    if init_restore not in ("params", "full"):
+        raise ConfigError(f"gin binding train.init_restore = {init_restore!r}: expected 'params' or 'full' "
+                          "(snitk.training.init_restore)")
     for key, val in (("train_steps", train_steps), ("batch_size", batch_size), ("save_period", save_period),
                      ("log_period", log_period), ("num_microbatches", num_microbatches)):
         if val < 1 and not (key == "train_steps" and val == 0):

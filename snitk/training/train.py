@@ -180,11 +180,18 @@ def train_loop(parts: dict[str, Any]) -> os.PathLike:
     from snitk.training.checkpoints import TrainCheckpointer, load_init_params
     from snitk.training.partitioning import Partitioner
     from snitk.training.trainer import Trainer, check_finite
+    from snitk.training.vocab_check import check_run_vocabulary
 
     tc, pc = parts["train"], parts["partitioning"]
     model_dir = resolve(tc.model_dir)
     is_main = jax.process_index() == 0
     cfg = _resolve_vocab(parts)
+    vocab_id = None
+    if parts.get("vocabulary"):
+        from snitk.vocab_identity import identity
+
+        vocab_id = identity(*parts["vocabulary"])
+        check_run_vocabulary(model_dir, tc.init_checkpoint, vocab_id)  # resumed / initial checkpoint: same vocabulary
     task_vocab = D.task_vocab_size(tc.mixture_or_task_name)
     if task_vocab > cfg.vocab_size:
         raise ConfigError(f"model vocab_size={cfg.vocab_size} is smaller than the vocabulary of "
@@ -220,6 +227,15 @@ def train_loop(parts: dict[str, Any]) -> os.PathLike:
         log.info("restored %s/checkpoint_%d", model_dir, latest)
         if is_main:
             _truncate_metrics(metrics_path, latest)
+    elif tc.init_checkpoint and tc.init_restore == "full":  # as t5x: parameters, optimizer state and step
+        from snitk.training.init_restore import restore_full_state
+
+        try:
+            state = restore_full_state(tc.init_checkpoint, trainer.abstract_state())
+        except BaseException:
+            ckpt.close()
+            raise
+        data_position = None  # the fine-tuning data starts at its beginning, whatever the restored step
     elif tc.init_checkpoint:
         from snitk.models.checkpoint import load_config
 
@@ -239,7 +255,8 @@ def train_loop(parts: dict[str, Any]) -> os.PathLike:
     if tc.eval_hook is not None and hasattr(tc.eval_hook, "bind_config"):
         tc.eval_hook.bind_config(cfg)
     train_state = {"seed": tc.seed, "mixture_or_task_name": tc.mixture_or_task_name,
-                   "batch_size": tc.batch_size, "task_feature_lengths": dict(tc.task_feature_lengths)}
+                   "batch_size": tc.batch_size, "task_feature_lengths": dict(tc.task_feature_lengths),
+                   "vocabulary": vocab_id}
 
     def save(st, position):
         if metrics_file is not None:  # the log up to a checkpoint is durable before it (buckets: every 30 s)
@@ -343,6 +360,12 @@ def run(gin_files: Sequence[str], gin_bindings: Sequence[str] = (), *, search_pa
     Returns MODEL_DIR; raises ``Preempted`` when SIGTERM stopped training after a checkpoint save."""
     C.parse(gin_files, gin_bindings, search_paths)
     parts = assemble()
+    from snitk.training.vocab_check import check_prompt_budget, check_training_vocabulary
+
+    # before anything is compiled: a paper model names its vocabulary, and the sizes agree
+    parts["vocabulary"] = check_training_vocabulary(parts["train"].mixture_or_task_name, _resolve_vocab(parts),
+                                                    parts["model_extra"])
+    check_prompt_budget(parts["train"].mixture_or_task_name, int(parts["train"].task_feature_lengths["inputs"]))
     if dry_run_only:
         dry_run(parts)
         from snitk.paths import resolve

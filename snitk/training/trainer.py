@@ -29,13 +29,35 @@ class NonFiniteLossError(SnitkError):
     """The loss became NaN or infinite; the run stops keeping the last good checkpoint."""
 
 
+LOSS_NORMALIZATIONS = ("num_target_tokens", "per_sequence_mean")
+
+
 def _normalizer(batch: Mapping[str, jax.Array], loss_normalizing_factor: float | str | None) -> jax.Array:
-    if loss_normalizing_factor in (None, "num_target_tokens", "per_token"):
+    """The divisor of the summed token loss, as in t5x: None = no normalisation (an unnormalised sum),
+    a number = that constant, "num_target_tokens" = the target tokens of the whole batch;
+    "per_sequence_mean" divides by the number of sequences (the weights are rescaled by `_loss_weights`)."""
+    if loss_normalizing_factor is None:
+        return jnp.asarray(1.0, jnp.float32)
+    if loss_normalizing_factor == "num_target_tokens":
         return jnp.maximum(jnp.sum(batch["decoder_loss_weights"].astype(jnp.float32)), 1.0)
+    if loss_normalizing_factor == "per_sequence_mean":
+        weights = batch["decoder_loss_weights"].astype(jnp.float32)
+        return jnp.maximum(jnp.sum(jnp.sum(weights, axis=-1) > 0), 1.0)
     if isinstance(loss_normalizing_factor, (int, float)) and not isinstance(loss_normalizing_factor, bool):
         return jnp.asarray(float(loss_normalizing_factor), jnp.float32)
-    raise ConfigError(f"train.loss_normalizing_factor={loss_normalizing_factor!r}: expected None, "
-                      "'num_target_tokens' or a number")
+    raise ConfigError(f"train.loss_normalizing_factor={loss_normalizing_factor!r}: expected None (an unnormalised "
+                      f"sum, as t5x), a number, or one of {LOSS_NORMALIZATIONS}")
+
+
+def _loss_weights(batch: Mapping[str, jax.Array], loss_normalizing_factor: float | str | None) -> dict:
+    """For "per_sequence_mean", each row's weights divided by its target tokens (unpacked rows: the mean
+    over sequences of each sequence's mean token loss, as Hugging Face's Trainer with batch 1 per device)."""
+    if loss_normalizing_factor != "per_sequence_mean":
+        return dict(batch)
+    if "decoder_segment_ids" in batch:
+        raise ConfigError("train.loss_normalizing_factor='per_sequence_mean' needs unpacked rows (train.pack = False)")
+    w = batch["decoder_loss_weights"].astype(jnp.float32)
+    return {**batch, "decoder_loss_weights": w / jnp.maximum(jnp.sum(w, axis=-1, keepdims=True), 1.0)}
 
 
 class Trainer:
@@ -43,7 +65,7 @@ class Trainer:
 
     def __init__(self, model: Any, optimizer: optax.GradientTransformation, partitioner: Partitioner, *,
                  schedule: Callable[[Any], Any] | None = None, num_microbatches: int = 1, z_loss: float = 1e-4,
-                 loss_normalizing_factor: float | str | None = None, seed: int = 0):
+                 loss_normalizing_factor: float | str | None = "num_target_tokens", seed: int = 0):
         self.model = model
         self.optimizer = optimizer
         self.partitioner = partitioner
@@ -96,6 +118,7 @@ class Trainer:
     # ----------------------------------------------------------------------------- steps
     def _loss_and_grads(self, params: Any, batch: Mapping[str, jax.Array], rng: jax.Array):
         norm = _normalizer(batch, self.loss_normalizing_factor)
+        batch = _loss_weights(batch, self.loss_normalizing_factor)
 
         def loss_fn(p, mb, r):
             loss, aux = self.model.loss_fn(p, mb, r, z_loss=self.z_loss, loss_normalizing_factor=norm)
@@ -165,6 +188,7 @@ class Trainer:
         if self._eval_loss is None:
             def f(p, b):
                 norm = _normalizer(b, self.loss_normalizing_factor)
+                b = _loss_weights(b, self.loss_normalizing_factor)
                 return self.model.loss_fn(p, b, None, z_loss=self.z_loss, loss_normalizing_factor=norm)
 
             self._eval_loss = jax.jit(f, in_shardings=(self.param_shardings, self.partitioner.data_sharding),

@@ -36,6 +36,19 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return p
 
 
+def _record_vocab(args: argparse.Namespace, cfg) -> None:
+    """On import with --vocab (and --extra-ids: T5 100, mT5 0): check the vocabulary against the model's
+    embedding and store its identity (path, size, sha256) with the checkpoint."""
+    if not args.vocab:
+        return
+    from snitk.models.checkpoint import write_vocab_identity
+    from snitk.vocab_identity import check_model_vocab, identity
+
+    ident = identity(args.vocab, args.extra_ids)
+    check_model_vocab(ident["size"], cfg.vocab_size, where=f"{args.dst}: model_config")
+    write_vocab_identity(args.dst, ident)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``convert`` subcommand; returns a process exit code."""
     args = build_parser().parse_args(argv)
@@ -50,11 +63,13 @@ def main(argv: list[str] | None = None) -> int:
 
             cfg = import_hf(args.src, args.dst, dtype=args.dtype or "float32", overwrite=args.overwrite,
                             scan_layers=args.scan_layers)
+            _record_vocab(args, cfg)
         elif args.src_format == "t5x":
             from snitk.models.convert.t5x import import_t5x
 
             cfg = import_t5x(args.src, args.dst, config=args.config, dtype=args.dtype or "float32",
                              overwrite=args.overwrite)
+            _record_vocab(args, cfg)
         else:
             from snitk.models.checkpoint import load_config
             from snitk.models.convert.hf import export_hf
