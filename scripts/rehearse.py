@@ -1,8 +1,7 @@
 #!/usr/bin/env python
 """A rehearsal of the paper's reproduction at toy scale, on any repository-format data dir.
 
-    python scripts/rehearse.py --data-dir data/natural-instructions --out runs/rehearsal [--steps 20]
-        [--max-per-task 100] [--gpt2-bpe gpt2.tiktoken] [--gin "TRAIN_STEPS = 50"]
+    python scripts/rehearse.py --data-dir data/natural-instructions --out runs/rehearsal --steps 20 --max-per-task 100
 
 Walks the path a researcher takes: (1) validate every task file and split list (metadata quirks are
 warnings), (2) corpus statistics of both tracks, (3) train a tiny T5 for a few steps on the default
@@ -13,13 +12,12 @@ overall and per category, as `table3.md` and `table3.json` under --out.
 
 Listed task files that are absent (a partial copy of the repository) are reported and left out: the run
 uses a view of the data dir whose split lists name only the present tasks (`OUT/data`). The
-cross-lingual track needs GPT-2's BPE ranks (--gpt2-bpe or $SNITK_GPT2_BPE); without them it is skipped
-with a message. A rerun skips finished stages.
+cross-lingual metric uses GPT-2's BPE ranks shipped with snitk (--gpt2-bpe or $SNITK_GPT2_BPE override
+them). A rerun skips finished stages.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -32,7 +30,8 @@ if str(REPO) not in sys.path:
 
 from snitk import experiments as ex  # noqa: E402
 from snitk.atomic import write_json, write_text  # noqa: E402
-from snitk.errors import SnitkError  # noqa: E402
+from snitk.entry import run_script, script_parser  # noqa: E402
+from snitk.errors import ConfigError, SnitkError  # noqa: E402
 
 TRACKS = ("default", "xlingual")
 BASELINES = ("copy_input", "copy_demo")
@@ -155,7 +154,7 @@ def rehearse(data_dir: Path, out: Path, *, steps: int, max_per_task: int, gpt2_b
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--data-dir", type=Path, required=True, help="natural-instructions layout (tasks/, splits/)")
     p.add_argument("--out", type=Path, default=Path("runs/rehearsal"))
     p.add_argument("--steps", type=int, default=20, help="training steps of the toy model")
@@ -166,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--gpt2-bpe", default=os.environ.get("SNITK_GPT2_BPE"), help="GPT-2 .tiktoken ranks (xlingual)")
     p.add_argument("--gin", action="append", default=[], help="extra gin binding for training (repeatable)")
     args = p.parse_args(argv)
+    for flag in ("steps", "max_per_task", "batch_size", "max_decode_length", "input_length"):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected a positive count")
     import logging
 
     from snitk.paths import resolve
@@ -174,16 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:  # gin logs every search-path miss of an include
         handler.addFilter(lambda r: not str(r.msg).startswith(("Path not found", "system_path_file_exists")))
 
-    try:
-        rehearse(Path(resolve(args.data_dir)), Path(resolve(args.out)), steps=args.steps,
-                 max_per_task=args.max_per_task, gpt2_bpe=args.gpt2_bpe, bindings=args.gin,
-                 batch_size=args.batch_size, max_decode_length=args.max_decode_length,
-                 input_length=args.input_length)
-    except SnitkError as exc:
-        print(f"rehearse: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+    rehearse(Path(resolve(args.data_dir)), Path(resolve(args.out)), steps=args.steps,
+             max_per_task=args.max_per_task, gpt2_bpe=args.gpt2_bpe, bindings=args.gin,
+             batch_size=args.batch_size, max_decode_length=args.max_decode_length,
+             input_length=args.input_length)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "rehearse.py")

@@ -37,7 +37,8 @@ def binding(axis: str, value: str, track: str, encoding: str) -> str:
 def x_values(axis: str, values: list[str]) -> list[float]:
     """The numeric x of each setting (parameters for `size`; NaN for `all`)."""
     if axis == "size":
-        from snitk.models.configs import get_preset, num_params
+        from snitk.models.configs import get_preset
+        from snitk.models.model import num_params
 
         return [float(num_params(get_preset(v))) for v in values]
     return [float("nan") if v == "all" else float(v) for v in values]

@@ -47,7 +47,7 @@ def score_system(path: Path, out: Path, track: str, args: argparse.Namespace) ->
             import json
 
             return json.loads(done.read_text())
-        from snitk.eval.evaluate import score_predictions_file
+        from snitk.eval.predictions import score_predictions_file
 
         return score_predictions_file(path, track, args.data_dir, out)
     return ex.evaluate(path, out, track=track, encoding=args.encoding, data_dir=args.data_dir,

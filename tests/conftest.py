@@ -14,6 +14,18 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_gin_config():
+    """Gin bindings are process-global: a test that parses a config (e.g. a paper config binding the T5
+    vocabulary) must not leak it into the next test run by the same worker."""
+    yield
+    import sys
+
+    gin = sys.modules.get("gin")
+    if gin is not None:
+        gin.clear_config()
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

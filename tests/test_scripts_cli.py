@@ -27,6 +27,7 @@ ERROR_ARGS = {
     "bench_models.py": (["--presets", "no_such_preset", "--no-hf"], "unknown model preset 'no_such_preset'"),
     "bench_render_budget.py": (["--budget", "0"], "--chars 7000000 --budget 0: expected positive counts"),
     "bench_train.py": (["--presets", "no_such_preset", "--no_hf"], "unknown model preset 'no_such_preset'"),
+    "rehearse.py": (["--data-dir", "x", "--steps", "0"], "--steps 0: expected a positive count"),
     "scaling.py": (["--axis", "size", "--values", "no_such_preset"], "unknown model preset 'no_such_preset'"),
     "table3.py": (["--system", "no_equals_sign"], "--system 'no_equals_sign': expected NAME=PATH"),
 }
@@ -53,7 +54,7 @@ def test_help_shows_an_example(name, tmp_path):
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_snitk_error_is_one_line_without_traceback(name, tmp_path):
     args, expected = ERROR_ARGS[name]
-    out = run_script(name, [*args, *(["--out", str(tmp_path / "out")] if name in {"ablation.py", "scaling.py", "table3.py"} else [])], tmp_path)
+    out = run_script(name, [*args, *(["--out", str(tmp_path / "out")] if name in {"ablation.py", "rehearse.py", "scaling.py", "table3.py"} else [])], tmp_path)
     assert out.returncode == 1, (out.stdout, out.stderr)
     assert "Traceback" not in out.stderr
     errors = [line for line in out.stderr.splitlines() if line.startswith(f"{name}: error: ")]

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 num_partitions=args.num_partitions, **_resampling(args),
             )
         elif cmd == "score":
-            from snitk.eval.evaluate import score_predictions_file
+            from snitk.eval.predictions import score_predictions_file
 
             metrics = score_predictions_file(args.predictions, args.track, args.data_dir, args.output_dir,
                                              gpt2_bpe=args.gpt2_bpe, allow_partial=args.allow_partial,

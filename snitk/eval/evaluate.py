@@ -217,14 +217,6 @@ def write_outputs(
     return metrics
 
 
-def score_predictions_file(predictions_path: str | os.PathLike, track: str, data_dir: str | os.PathLike | None,
-                           output_dir: str | os.PathLike, **kw: Any) -> dict[str, Any]:
-    """Score a predictions file against the data dir's test set (see ``snitk.eval.predictions``)."""
-    from snitk.eval.predictions import score_predictions_file as score
-
-    return score(predictions_path, track, data_dir, output_dir, **kw)
-
-
 # ----------------------------------------------------------------------------------------------
 # Decoding
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from snitk.models.configs import PRESETS, T5Config, get_preset, num_params
+from snitk.models.configs import PRESETS, T5Config, get_preset
 
 __all__ = ["PRESETS", "T5Config", "get_preset", "num_params", "EncoderDecoderModel", "Transformer"]
 
@@ -17,6 +17,10 @@ def __getattr__(name: str) -> Any:
         from snitk.models.model import EncoderDecoderModel
 
         return EncoderDecoderModel
+    if name == "num_params":
+        from snitk.models.model import num_params
+
+        return num_params
     if name == "Transformer":
         from snitk.models.t5 import Transformer
 

@@ -91,7 +91,8 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
 def cmd_info(args: argparse.Namespace) -> int:
     import jax
 
-    from snitk.models.configs import get_preset, num_params
+    from snitk.models.configs import get_preset
+    from snitk.models.model import num_params
 
     if args.preset:
         config = get_preset(args.preset)

@@ -1,7 +1,7 @@
 """Model configuration (`T5Config`) and size presets for T5-1.1 / LM-adapt, mT5 and the original T5.
 
 Dimensions follow the public T5-1.1 and mT5 releases (t5x gin files `t5_1_1/*.gin`, `mt5/*.gin`).
-`num_params` counts parameters from shapes only (`jax.eval_shape`), so it works for XXL on a laptop.
+`snitk.models.model.num_params` counts parameters from shapes only, so it works for XXL on a laptop.
 """
 
 from __future__ import annotations
@@ -117,16 +117,3 @@ def get_preset(name: str, **overrides: Any) -> T5Config:
     if name not in PRESETS:
         raise ConfigError(f"unknown model preset {name!r}; expected one of {sorted(PRESETS)}")
     return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]
-
-
-def num_params(config: T5Config) -> int:
-    """Number of parameters, computed from shapes only (no allocation)."""
-    import math
-
-    from snitk.models.model import EncoderDecoderModel
-
-    # Scanned layers trace each stack once (fast for 24-layer models); the count is the same.
-    shapes = EncoderDecoderModel(config.replace(scan_layers=True, remat_policy="none")).abstract_params()
-    import jax
-
-    return int(sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(shapes)))
