@@ -90,24 +90,50 @@ def vocabulary(spec: str | None = None, extra_ids: int = 100) -> seqio.Vocabular
 
 
 class _DeferredVocabulary(seqio.SentencePieceVocabulary):
-    """A SentencePiece vocabulary whose file is resolved through `vocabulary()` on first use."""
+    """The vocabulary `vocabulary()` gives (file and extra ids), resolved on first use.
 
-    def __init__(self, extra_ids: int = 100):
-        self._resolved: str | None = None
-        super().__init__("<resolved on first use>", extra_ids=extra_ids)
+    Its state (and so `seqio.SentencePieceVocabulary.__eq__`) is that of the equivalent plain
+    `seqio.SentencePieceVocabulary`: it equals the vocabulary a t5x model gin builds for the same file
+    and extra ids, which t5x checks before training.
+    """
 
-    @property  # type: ignore[override]
-    def _sentencepiece_model_file(self) -> str:
+    def __init__(self) -> None:
+        self._resolved: seqio.SentencePieceVocabulary | None = None
+        super().__init__("<resolved on first use>")
+
+    def _target(self) -> seqio.SentencePieceVocabulary:
         if self._resolved is None:
             vocab = vocabulary()
             if not isinstance(vocab, seqio.SentencePieceVocabulary):
                 raise ConfigError(f"snitk.tasks.vocabulary() must give a SentencePiece vocabulary, got {type(vocab)}")
-            self._resolved = vocab.sentencepiece_model_file
+            self._resolved = vocab
         return self._resolved
+
+    @property  # type: ignore[override]
+    def _sentencepiece_model_file(self) -> str:
+        return self._target().sentencepiece_model_file
 
     @_sentencepiece_model_file.setter
     def _sentencepiece_model_file(self, value: str) -> None:
         pass
+
+    @property  # type: ignore[override]
+    def _extra_ids(self) -> int:
+        return self._target().extra_ids
+
+    @_extra_ids.setter
+    def _extra_ids(self, value: int) -> None:
+        pass
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self._target().__getstate__()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        plain = seqio.SentencePieceVocabulary.__new__(seqio.SentencePieceVocabulary)
+        plain.__setstate__(state)
+        self.__dict__.update({k: v for k, v in state.items() if k not in ("_sentencepiece_model_file", "_extra_ids")})
+        self._resolved = plain
+        self._model = None
 
 
 _DEFERRED_VOCAB: _DeferredVocabulary | None = None
