@@ -78,6 +78,28 @@ def test_task_vocabulary_takes_file_and_extra_ids_from_vocabulary(monkeypatch):
     assert deferred.sentencepiece_model_file == url and deferred.extra_ids == 0
 
 
+T5X_VOCABS = {  # what the non-demo configs must give, in t5x's own terms
+    "tk_instruct_default.gin": ("gs://t5-data/vocabs/cc_all.32000/sentencepiece.model", 100),
+    "mtk_instruct_xlingual.gin": ("gs://t5-data/vocabs/mc4.250000.100extra/sentencepiece.model", 0),  # = mt5/base.gin's
+}
+
+
+@pytest.mark.parametrize("name", sorted(T5X_VOCABS))
+def test_t5x_configs_name_one_vocabulary_for_tasks_and_model(name):
+    import gin
+
+    try:
+        gin.parse_config_file(str(REPO / "configs" / "t5x" / name), skip_unknown=True)
+        assert gin.query_parameter("%DROPOUT_RATE") == 0.0  # t5x's model files require it
+        assert gin.query_parameter("%VOCABULARY").selector == "snitk.tasks.vocabulary"
+        url, extra_ids = T5X_VOCABS[name]
+        expected = seqio.SentencePieceVocabulary(url, extra_ids=extra_ids)
+        assert T.vocabulary() == expected  # the model's VOCABULARY (gs:// files are opened lazily)
+        assert T._DeferredVocabulary() == expected  # the tasks'
+    finally:
+        gin.clear_config()
+
+
 # --------------------------------------------------------------------------------------------------
 # snitk reads T5X checkpoints directly (the fixture t5x wrote; no t5x needed)
 # --------------------------------------------------------------------------------------------------
@@ -111,6 +133,15 @@ def test_eval_predictor_reproduces_t5x_greedy_decodes(tiny_fixture, layout):
     )
     assert predictor.config.num_decoder_layers == 3  # from the config.gin t5x wrote beside the checkpoint
     assert predictor.predict_ids([r["input_ids"] for r in rows]) == [r["greedy_text"] for r in rows]
+
+
+def test_eval_predictor_names_a_mismatching_model_config(tiny_fixture):
+    from snitk.errors import CheckpointError
+    from snitk.eval.evaluate import CheckpointPredictor
+
+    with pytest.raises(CheckpointError, match="checkpoint_2000: parameters"):
+        CheckpointPredictor(None, t5x_checkpoint=tiny_fixture / "legacy" / "checkpoint_2000",
+                            model_config="t5_1_1_small", vocab=Vocabulary(tiny_fixture / "spm.model", extra_ids=0))
 
 
 # --------------------------------------------------------------------------------------------------
