@@ -24,6 +24,8 @@ _STEP_DIR = re.compile(r"^checkpoint_(\d+)$")
 def is_t5x_checkpoint(path: str | Path) -> bool:
     """True for one T5X checkpoint directory (legacy or orbax layout)."""
     path = Path(path)
+    if (path / "model_config").exists():  # a snitk checkpoint (params/ + model_config items)
+        return False
     return (path / "checkpoint").is_file() or (path / "state" / "_METADATA").is_file()
 
 
