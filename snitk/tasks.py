@@ -72,6 +72,10 @@ log = logging.getLogger(__name__)
 TRACKS = ("default", "xlingual")
 STANDARD_ENCODINGS = tuple(ENCODINGS)
 MIX_ENCODINGS = ("def", "pos2", "def_pos2", "def_pos2_neg2", "def_pos2_expl")
+# The paper's training tasks with the official collator's truncation to 1,024 input tokens, registered at
+# import so that a t5x gin (which names a task, never registers one) can use them.
+PAPER_ENCODINGS = ("def_pos2", "tk_mix")
+PAPER_INPUT_TOKENS = 1024
 TEST_INSTANCES = 100
 SPLITS = ("train", "test", "validation")  # "validation" = "test" (t5x's eval configs read it)
 
@@ -86,9 +90,13 @@ def data_dir(path: str | None = None) -> Path:
 def vocabulary(spec: str | None = None, extra_ids: int = 100) -> seqio.Vocabulary:
     """The seqio vocabulary of tasks registered without one (gin `spec`, else $SNITK_VOCAB, else demo).
 
-    A URL spec (`gs://...`) is read through `snitk.paths` once into the local cache (`snitk.vocab`).
+    A `gs://` spec is handed to seqio as is (read lazily through tf.io.gfile, as on Cloud TPUs), so it
+    equals the vocabulary a t5x model gin builds for the same URL; snitk's own readers
+    (`snitk.vocab.get_vocabulary`) copy bucket files once into the local cache instead.
     """
     spec = spec or os.environ.get("SNITK_VOCAB") or None
+    if spec and str(spec).startswith("gs://"):
+        return seqio.SentencePieceVocabulary(str(spec), extra_ids=extra_ids)
     return get_vocabulary(spec, extra_ids).to_seqio()
 
 
@@ -111,24 +119,50 @@ def bound_vocabulary() -> tuple[str | None, int]:
 
 
 class _DeferredVocabulary(seqio.SentencePieceVocabulary):
-    """A SentencePiece vocabulary whose file is resolved through `vocabulary()` on first use."""
+    """The vocabulary `vocabulary()` gives (file and extra ids), resolved on first use.
 
-    def __init__(self, extra_ids: int = 100):
-        self._resolved: str | None = None
-        super().__init__("<resolved on first use>", extra_ids=extra_ids)
+    Its state (and so `seqio.SentencePieceVocabulary.__eq__`) is that of the equivalent plain
+    `seqio.SentencePieceVocabulary`: it equals the vocabulary a t5x model gin builds for the same file
+    and extra ids, which t5x checks before training.
+    """
 
-    @property  # type: ignore[override]
-    def _sentencepiece_model_file(self) -> str:
+    def __init__(self) -> None:
+        self._resolved: seqio.SentencePieceVocabulary | None = None
+        super().__init__("<resolved on first use>")
+
+    def _target(self) -> seqio.SentencePieceVocabulary:
         if self._resolved is None:
             vocab = vocabulary()
             if not isinstance(vocab, seqio.SentencePieceVocabulary):
                 raise ConfigError(f"snitk.tasks.vocabulary() must give a SentencePiece vocabulary, got {type(vocab)}")
-            self._resolved = vocab.sentencepiece_model_file
+            self._resolved = vocab
         return self._resolved
+
+    @property  # type: ignore[override]
+    def _sentencepiece_model_file(self) -> str:
+        return self._target().sentencepiece_model_file
 
     @_sentencepiece_model_file.setter
     def _sentencepiece_model_file(self, value: str) -> None:
         pass
+
+    @property  # type: ignore[override]
+    def _extra_ids(self) -> int:
+        return self._target().extra_ids
+
+    @_extra_ids.setter
+    def _extra_ids(self, value: int) -> None:
+        pass
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self._target().__getstate__()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        plain = seqio.SentencePieceVocabulary.__new__(seqio.SentencePieceVocabulary)
+        plain.__setstate__(state)
+        self.__dict__.update({k: v for k, v in state.items() if k not in ("_sentencepiece_model_file", "_extra_ids")})
+        self._resolved = plain
+        self._model = None
 
 
 _DEFERRED_VOCAB: _DeferredVocabulary | None = None
@@ -350,6 +384,8 @@ def register_standard() -> list[str]:
     for track in TRACKS:
         for encoding in STANDARD_ENCODINGS:
             names.append(register(track, encoding))
+        for encoding in PAPER_ENCODINGS:
+            names.append(register(track, encoding, max_input_tokens=PAPER_INPUT_TOKENS))
         mix = mixture_name(track)
         if mix not in seqio.MixtureRegistry.names():
             seqio.MixtureRegistry.add(mix, [(f"snitk_{track}_{e}", 1.0) for e in MIX_ENCODINGS])
@@ -362,6 +398,7 @@ def list_task_names() -> list[str]:
     names = []
     for track in TRACKS:
         names += [f"snitk_{track}_{e}" for e in STANDARD_ENCODINGS]
+        names += [f"snitk_{track}_{e}_len{PAPER_INPUT_TOKENS}" for e in PAPER_ENCODINGS]
         names.append(mixture_name(track))
     return names
 

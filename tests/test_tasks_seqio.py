@@ -54,7 +54,8 @@ def small_data_dir(tmp_path) -> Path:
 
 def test_standard_names_are_registered_and_listed():
     names = T.list_task_names()
-    assert len(names) == len(set(names)) == 2 * (len(T.STANDARD_ENCODINGS) + 1)
+    assert len(names) == len(set(names)) == 2 * (len(T.STANDARD_ENCODINGS) + len(T.PAPER_ENCODINGS) + 1)
+    assert "snitk_default_def_pos2_len1024" in names and "snitk_xlingual_tk_mix_len1024" in names
     assert "snitk_default_def_pos2" in names and "snitk_xlingual_tk_mix" in names
     assert "snitk_default_instruction_mix" in names
     assert T.register_standard() == names

@@ -47,7 +47,10 @@ def build_parser(cmd: str) -> argparse.ArgumentParser:
     prog = "python -m snitk.eval" + ("" if cmd == "evaluate" else f" {cmd}")
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     if cmd == "evaluate":
-        p.add_argument("--checkpoint", required=True, type=path_arg, help="checkpoint dir, or a model dir (its latest checkpoint)")
+        p.add_argument("--checkpoint", required=True, type=path_arg, help="checkpoint dir, or a model dir (its latest checkpoint); "
+                       "snitk or T5X (legacy msgpack or orbax layout, detected)")
+        p.add_argument("--config", default=None, help="T5X checkpoints: model preset, JSON or gin file "
+                       "(default: the config.gin t5x wrote beside the checkpoints)")
         _common(p)
         _selection(p)
         p.add_argument("--encoding", default="def_pos2", help="prompt encoding (default: def_pos2)")
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 max_decode_length=args.max_decode_length, max_input_length=args.max_input_length,
                 allow_missing_tasks=args.allow_missing_tasks, max_tasks=args.max_tasks,
                 max_per_task=args.max_per_task, gpt2_bpe=args.gpt2_bpe, dtype=args.dtype,
-                num_partitions=args.num_partitions, **_resampling(args),
+                num_partitions=args.num_partitions, model_config=args.config, **_resampling(args),
             )
         elif cmd == "score":
             from snitk.eval.predictions import score_predictions_file

@@ -243,6 +243,8 @@ class CheckpointPredictor:
         params: Any = None,
         config: Any = None,
         dtype: Any = None,
+        t5x_checkpoint: str | os.PathLike | None = None,
+        model_config: str | None = None,
     ):
         import jax
         import numpy as np
@@ -261,9 +263,14 @@ class CheckpointPredictor:
             self.vocab = get_vocabulary(vocab)
         # Parameters loaded here are placed on our mesh and batches sharded over it; parameters
         # handed in (the training hook) keep their placement and batches follow them.
-        self._shard = params is None
+        self._shard = params is None or t5x_checkpoint is not None
         self.partitioner = Partitioner(num_partitions=num_partitions)
-        if params is None:
+        if t5x_checkpoint is not None:  # placed on our mesh like a snitk checkpoint
+            from snitk.models.t5x_checkpoint import load_t5x_model
+
+            config, params = load_t5x_model(t5x_checkpoint, config=model_config, dtype=dtype,
+                                            partitioner=self.partitioner)
+        elif params is None:
             from snitk.models.checkpoint import load_config, load_model, params_metadata
 
             if isinstance(dtype, str):
@@ -424,6 +431,7 @@ def evaluate(
     predictor: Any = None,
     n_resamples: int = 1000,
     bootstrap_seed: int = 0,
+    model_config: str | None = None,
 ) -> dict[str, Any]:
     """Decode the test split of `track` from `checkpoint`, write the outputs, return metrics.json's contents.
 
@@ -431,6 +439,8 @@ def evaluate(
     parameters while loading (e.g. "bfloat16"); `num_partitions` > 1 shards the parameters
     model-parallel (the trainer's logical axis rules); `predictor` replaces the checkpoint (tests);
     `n_resamples` / `bootstrap_seed` set the 95% intervals (0 resamples: none).
+    A T5X checkpoint (or t5x MODEL_DIR) is read directly; its model config is `model_config` (preset
+    name, JSON or gin file), else the config.gin t5x wrote beside it.
     Multi-host: every process runs this with the same arguments and a shared output dir.
 
     The checkpoint is decoded with the vocabulary stored with it (`vocab` must be the same file unless
@@ -451,12 +461,14 @@ def evaluate(
         vocab = checkpoint_vocabulary(checkpoint, vocab, allow_mismatch=True)
     if predictor is None:
         from snitk.models.checkpoint import resolve_checkpoint
+        from snitk.models.t5x_checkpoint import find_t5x_checkpoint
 
-        checkpoint = resolve_checkpoint(checkpoint)
+        t5x_dir = find_t5x_checkpoint(checkpoint)
+        checkpoint = t5x_dir or resolve_checkpoint(checkpoint)
         predictor = CheckpointPredictor(
-            checkpoint, vocab=vocab, batch_size=batch_size, beam_size=beam_size,
+            None if t5x_dir else checkpoint, vocab=vocab, batch_size=batch_size, beam_size=beam_size,
             max_decode_length=max_decode_length, max_input_length=max_input_length, dtype=dtype,
-            num_partitions=num_partitions,
+            num_partitions=num_partitions, t5x_checkpoint=t5x_dir, model_config=model_config,
         )
     settings = {
         "checkpoint": str(checkpoint), "track": track, "encoding": encoding, "data_dir": str(test_set.data_dir),

@@ -269,11 +269,14 @@ def find_gin(src: Path) -> Path | None:
     return None
 
 
-def import_t5x(src: str | Path, dst: str | Path, *, config: str | dict | None = None, dtype: str = "float32",
-               overwrite: bool = False) -> Any:
-    """Convert a T5X checkpoint directory to a snitk checkpoint at ``dst``; returns the T5Config."""
+def t5x_model_config(src: str | Path, flat: dict[str, Any], *, config: str | dict | None = None,
+                     dtype: str = "float32") -> Any:
+    """The T5Config of the T5X checkpoint ``src`` with parameters ``flat``.
+
+    Fields come from ``config`` (a dict, JSON/gin file or preset name), else from the ``config.gin`` t5x
+    wrote beside the checkpoint, completed from the parameter shapes; the names must match the config's.
+    """
     src = Path(src)
-    flat = read_t5x_params(src)
     fields = infer_config_fields(flat)
     if isinstance(config, dict):
         fields.update(config)
@@ -298,6 +301,14 @@ def import_t5x(src: str | Path, dst: str | Path, *, config: str | dict | None = 
     extra = sorted(set(flat) - expected)
     if extra:
         raise CheckpointError(f"{src}: parameters the model config does not have: {extra[:5]}")
+    return cfg
+
+
+def import_t5x(src: str | Path, dst: str | Path, *, config: str | dict | None = None, dtype: str = "float32",
+               overwrite: bool = False) -> Any:
+    """Convert a T5X checkpoint directory to a snitk checkpoint at ``dst``; returns the T5Config."""
+    flat = read_t5x_params(src)
+    cfg = t5x_model_config(src, flat, config=config, dtype=dtype)
     out_dtype = _np_dtype(dtype)
 
     def cast(lazy: ck.LazyArray) -> ck.LazyArray:
@@ -307,4 +318,4 @@ def import_t5x(src: str | Path, dst: str | Path, *, config: str | dict | None = 
     return cfg
 
 
-__all__: list[str] = ["import_t5x", "read_t5x_params", "parse_gin_t5config", "infer_config_fields", "find_gin"]
+__all__: list[str] = ["import_t5x", "t5x_model_config", "read_t5x_params", "parse_gin_t5config", "infer_config_fields", "find_gin"]
