@@ -20,7 +20,6 @@ Skips (exit 0) when the `--t5x-python` interpreter (default: this one) cannot im
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -31,6 +30,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from snitk.entry import run_script, script_parser
+from snitk.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = {"emb_dim": 128, "num_heads": 4, "head_dim": 32, "mlp_dim": 512, "num_encoder_layers": 2,
@@ -109,12 +111,15 @@ def t5x_steps(log: str) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = script_parser(__doc__)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--skip", type=int, default=10, help="steps left out of the per-step timing (t5x: first window)")
     ap.add_argument("--repeats", type=int, default=2, help="alternating snitk / t5x run pairs")
     ap.add_argument("--t5x-python", default=sys.executable, help="a Python that can import t5x")
     args = ap.parse_args()
+    if not 0 <= args.skip < args.steps or args.repeats < 1:
+        raise ConfigError(f"--steps {args.steps} --skip {args.skip} --repeats {args.repeats}: expected 0 <= skip < steps "
+                          "and at least one repeat")
     probe = subprocess.run([args.t5x_python, "-c", "import t5x.train"], capture_output=True,
                            env={**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"})
     if probe.returncode:
@@ -147,4 +152,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "bench_vs_t5x.py")

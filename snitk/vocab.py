@@ -113,14 +113,23 @@ class Vocabulary:
         return seqio.SentencePieceVocabulary(self.path, extra_ids=self.extra_ids)
 
 
-def check_model_vocab(vocab: Vocabulary, model_vocab_size: int, where: object) -> None:
-    """ConfigError unless `vocab` fits the model's embedding: at most `model_vocab_size` ids and less
-    than 128 ids of padding beyond it (T5 pads 32,100 to 32,128); otherwise decodes come out empty."""
-    if vocab.vocab_size > model_vocab_size or model_vocab_size - vocab.vocab_size >= 128:
-        raise ConfigError(
-            f"{vocab.path}: {vocab.base_size} pieces + {vocab.extra_ids} extra ids = {vocab.vocab_size} tokens, but "
-            f"the model of {where} has vocab_size={model_vocab_size}; expected the vocabulary the model was "
-            "trained with (--vocab)")
+EMBEDDING_PAD_TO = 128  # T5: 32,100 -> 32,128; mT5: 250,100 -> 250,112; snitk's vocab_from_task: 3,100 -> 3,200
+
+
+def check_model_vocab(size: int, model_vocab_size: int, *, where: object = "model",
+                      pad_to: int = EMBEDDING_PAD_TO) -> None:
+    """ConfigError unless a model's embedding fits a vocabulary of `size` ids (pieces + extra ids).
+
+    The one rule, everywhere a vocabulary meets a model: the embedding has exactly `size` rows, or
+    `size` padded up to the next multiple of `pad_to` (128: the padding of T5's and mT5's released
+    checkpoints and of snitk's `vocab_from_task` models). Anything else is the wrong vocabulary.
+    """
+    padded = -(-size // pad_to) * pad_to
+    if model_vocab_size in (size, padded):
+        return
+    raise ConfigError(f"{where}: vocab_size={model_vocab_size} but the vocabulary has {size} ids (pieces + extra "
+                      f"ids); expected {size}" + (f" or its padding to a multiple of {pad_to}, {padded}" if padded != size
+                                                   else "") + ". Use the vocabulary the model was trained with")
 
 
 def _open_url(spec: str) -> IO[bytes]:

@@ -2,9 +2,9 @@
 
 A vocabulary is never guessed for a paper-scale model. Three rules:
 
-- `check_model_vocab`: the model's embedding size equals the vocabulary's size (pieces + extra ids),
-  or is one of T5's stated paddings (`PADDED_SIZES`: 32,000 + 100 -> 32,128; mT5 250,000 + 100 ->
-  250,112), or the explicit `pad_to` multiple a config asks for (the demo). Anything else is an error.
+- `snitk.vocab.check_model_vocab`: the model's embedding size equals the vocabulary's size (pieces +
+  extra ids) or that size padded to a multiple of 128 (T5 32,100 -> 32,128; mT5 250,100 -> 250,112; the
+  demo 3,100 -> 3,200). Anything else is an error.
 - `identity`: ``{"path", "size", "sha256"}`` (sha256 of the SentencePiece model file), stored with
   every checkpoint (training checkpoints: in ``train_state``; converted ones: the ``vocabulary`` item).
 - `check_same`: a different vocabulary than the stored one is refused unless explicitly allowed.
@@ -20,10 +20,8 @@ import os
 from typing import Any
 
 from snitk.errors import ConfigError
-from snitk.vocab import MT5_VOCAB_URL, T5_VOCAB_URL, resolve_vocab_path
+from snitk.vocab import DEMO_VOCAB, MT5_VOCAB_URL, T5_VOCAB_URL, resolve_vocab_path
 
-# Pieces + extra ids -> the embedding size the released checkpoints use (padded to a multiple of 128).
-PADDED_SIZES: dict[int, int] = {32_000 + 100: 32_128, 250_000 + 100: 250_112}
 # (SentencePiece pieces, extra ids to add) of the public vocabularies. T5's model holds 32,000 pieces and
 # T5 appends 100 sentinels; the mT5 model already holds its 100 sentinels among 250,100 pieces (extra_ids=0).
 KNOWN_SIZES: dict[str, tuple[int, int]] = {T5_VOCAB_URL: (32_000, 100), MT5_VOCAB_URL: (250_100, 0)}
@@ -38,18 +36,6 @@ def vocab_size(spec: str | os.PathLike, extra_ids: int) -> int:
     from snitk.vocab import get_vocabulary
 
     return get_vocabulary(spec, extra_ids).vocab_size
-
-
-def check_model_vocab(size: int, model_vocab_size: int, *, pad_to: int | None = None, where: str = "model") -> None:
-    """ConfigError unless the embedding size agrees with the vocabulary (see the module docstring)."""
-    if model_vocab_size == size or PADDED_SIZES.get(size) == model_vocab_size:
-        return
-    if pad_to and model_vocab_size == -(-size // pad_to) * pad_to:
-        return
-    padded = f" (or its stated padding {PADDED_SIZES[size]})" if size in PADDED_SIZES else ""
-    raise ConfigError(f"{where}: vocab_size={model_vocab_size} but the vocabulary has {size} ids (pieces + extra "
-                      f"ids); expected {size}{padded}. Bind the model's vocabulary (snitk.tasks.vocabulary.spec / "
-                      f".extra_ids) or the model size that matches it")
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -88,6 +74,12 @@ def check_same(stored: dict[str, Any] | None, current: dict[str, Any], *, allow:
     logging.getLogger(__name__).warning("%s (allowed by --allow-vocab-mismatch)", msg)
 
 
+def _is_bundled(stored: dict[str, Any]) -> bool:
+    """True when a stored identity names snitk's bundled demo vocabulary (same file name and sha256)."""
+    return (os.path.basename(str(stored.get("path", ""))) == DEMO_VOCAB.name and DEMO_VOCAB.is_file()
+            and stored.get("sha256") == sha256_file(DEMO_VOCAB))
+
+
 def checkpoint_vocabulary(checkpoint: str | os.PathLike, given: str | os.PathLike | None, *,
                           allow_mismatch: bool = False, default_extra_ids: int = 100) -> Any:
     """The `snitk.vocab.Vocabulary` to decode a checkpoint with: the one stored with it by default;
@@ -111,6 +103,8 @@ def checkpoint_vocabulary(checkpoint: str | os.PathLike, given: str | os.PathLik
         return get_vocabulary(given, default_extra_ids)
     extra_ids = int(stored.get("extra_ids", default_extra_ids))
     spec = str(given) if given is not None else str(stored["path"])
+    if given is None and "://" not in spec and not os.path.isfile(spec) and _is_bundled(stored):
+        spec = str(DEMO_VOCAB)  # the bundled vocabulary of another checkout or install: same file by sha256
     if given is None and "://" not in spec and not os.path.isfile(spec):
         raise ConfigError(f"{checkpoint}: the stored vocabulary {spec} is not on this machine; pass --vocab with a "
                           "copy of it (its sha256 is checked)")

@@ -27,6 +27,7 @@ import dataclasses
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -267,7 +268,8 @@ def command_env(root: Path, work: Path) -> dict[str, str]:
     return env
 
 
-def run_one(n: int, cmd: Command, work: Path, env: dict[str, str], logs: Path, keep_exports: bool) -> Outcome:
+def run_one(n: int, cmd: Command, work: Path, env: dict[str, str], logs: Path, keep_exports: bool,
+            sessions: list[int] | None = None) -> Outcome:
     """Run one command in its own bash (sourcing, and unless concurrent updating, the exported variables)."""
     if cmd.run is None:
         return Outcome(cmd, "skipped")
@@ -276,10 +278,17 @@ def run_one(n: int, cmd: Command, work: Path, env: dict[str, str], logs: Path, k
     script = f"set -o pipefail\n[ -f {state} ] && . {state}\n{cmd.run}\nrc=$?\n{save}times > {cpu_file}\nexit $rc\n"
     start = time.perf_counter()
     with log.open("w") as f:
+        # Its own session: what it leaves running in the background (`... &`, e.g. the GCS emulator) stays up
+        # for the next commands and is stopped with its session when all have run.
+        proc = subprocess.Popen(["bash", "-c", script], cwd=work, env=env, stdout=f, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        if sessions is not None:
+            sessions.append(proc.pid)
         try:
-            rc = subprocess.run(["bash", "-c", script], cwd=work, env=env, stdout=f, stderr=subprocess.STDOUT,
-                                timeout=COMMAND_TIMEOUT_S).returncode
+            rc = proc.wait(timeout=COMMAND_TIMEOUT_S)
         except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
             rc = f"timeout {COMMAND_TIMEOUT_S}s"
     seconds = time.perf_counter() - start
     # bash's `times`: second line = user and system time of the command's processes, e.g. "0m30.301s 0m2.1s"
@@ -294,6 +303,20 @@ def run_commands(commands: list[Command], work: Path, env: dict[str, str], logs:
     `parallel` block run two at a time (they must not depend on each other)."""
     logs.mkdir(parents=True, exist_ok=True)
     outcomes: list[Outcome] = []
+    sessions: list[int] = []
+    try:
+        _run_in_order(commands, work, env, logs, outcomes, sessions)
+    finally:
+        for pid in sessions:  # background processes the commands started
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    return outcomes
+
+
+def _run_in_order(commands: list[Command], work: Path, env: dict[str, str], logs: Path, outcomes: list[Outcome],
+                  sessions: list[int]) -> None:
     n = 0
     while n < len(commands):
         group = [n]
@@ -301,12 +324,12 @@ def run_commands(commands: list[Command], work: Path, env: dict[str, str], logs:
                 commands[group[-1] + 1].parallel == commands[n].parallel:
             group.append(group[-1] + 1)
         if len(group) == 1:
-            outcomes.append(run_one(n + 1, commands[n], work, env, logs, keep_exports=True))
+            outcomes.append(run_one(n + 1, commands[n], work, env, logs, keep_exports=True, sessions=sessions))
         else:
             with ThreadPoolExecutor(max_workers=PARALLEL_COMMANDS) as pool:
-                outcomes += list(pool.map(lambda k: run_one(k + 1, commands[k], work, env, logs, False), group))
+                outcomes += list(pool.map(lambda k: run_one(k + 1, commands[k], work, env, logs, False, sessions),
+                                          group))
         n = group[-1] + 1
-    return outcomes
 
 
 def report(outcomes: list[Outcome]) -> str:

@@ -28,6 +28,7 @@ ERROR_ARGS = {
     "bench_render_budget.py": (["--budget", "0"], "--chars 7000000 --budget 0: expected positive counts"),
     "bench_train.py": (["--presets", "no_such_preset", "--no_hf"], "unknown model preset 'no_such_preset'"),
     "rehearse.py": (["--data-dir", "x", "--steps", "0"], "--steps 0: expected a positive count"),
+    "bench_vs_t5x.py": (["--steps", "5", "--skip", "5"], "expected 0 <= skip < steps"),
     "scaling.py": (["--axis", "size", "--values", "no_such_preset"], "unknown model preset 'no_such_preset'"),
     "table3.py": (["--system", "no_equals_sign"], "--system 'no_equals_sign': expected NAME=PATH"),
 }

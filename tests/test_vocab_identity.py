@@ -27,16 +27,18 @@ def char_spm(tmp_path_factory) -> Path:
     return d / "char.model"
 
 
-def test_padded_sizes_are_the_only_tolerated_disagreement():
-    from snitk.vocab_identity import check_model_vocab
+def test_padding_to_a_multiple_of_128_is_the_only_tolerated_disagreement():
+    from snitk.vocab import check_model_vocab
 
     check_model_vocab(32_100, 32_128)        # T5: 32,000 + 100 extra ids, padded
     check_model_vocab(250_100, 250_112)      # mT5
-    check_model_vocab(3_100, 3_200, pad_to=128)  # the demo's explicit padding
+    check_model_vocab(3_100, 3_200)          # the demo (vocab_from_task pads to 128)
     check_model_vocab(3_100, 3_100)
-    for size, model in ((32_000, 32_128), (32_100, 32_256), (250_200, 250_112), (3_100, 3_200)):
-        with pytest.raises(ConfigError, match="vocab_size"):
-            check_model_vocab(size, model)
+    check_model_vocab(3_100, 3_104, pad_to=8)
+    for size, model, pad_to in ((32_000, 32_128, 128), (32_100, 32_256, 128), (250_200, 250_112, 128),
+                                (3_100, 3_328, 128), (3_100, 3_000, 128), (3_100, 3_200, 8)):
+        with pytest.raises(ConfigError, match=f"vocab_size={model}"):
+            check_model_vocab(size, model, pad_to=pad_to)
 
 
 def test_len_budget_counts_with_the_bound_vocabulary(repo_root, char_spm):
@@ -121,6 +123,28 @@ def test_checkpoint_vocabulary_is_used_and_a_different_one_refused(stored_checkp
     with pytest.raises(ConfigError, match="allow-vocab-mismatch"):
         checkpoint_vocabulary(stored_checkpoint, char_spm)
     assert Path(checkpoint_vocabulary(stored_checkpoint, char_spm, allow_mismatch=True).path) == char_spm
+
+
+def test_bundled_vocabulary_of_another_checkout_is_found_by_sha256(tmp_path, char_spm):
+    """A checkpoint trained in another clone names that clone's demo_spm.model: the bundled copy with the
+    same sha256 is used; any other missing file is an error asking for --vocab."""
+    import jax
+
+    from snitk.models.checkpoint import save_model, write_vocab_identity
+    from snitk.models.configs import get_preset
+    from snitk.models.model import EncoderDecoderModel
+    from snitk.vocab import DEMO_VOCAB
+    from snitk.vocab_identity import checkpoint_vocabulary, identity
+
+    cfg = get_preset("t5_1_1_tiny").replace(vocab_size=3200, emb_dim=16, num_heads=2, head_dim=8, mlp_dim=32,
+                                            num_encoder_layers=1, num_decoder_layers=1)
+    moved, other = tmp_path / "moved", tmp_path / "other"
+    for path, vocab in ((moved, DEMO_VOCAB), (other, char_spm)):
+        save_model(path, cfg, EncoderDecoderModel(cfg).init_params(jax.random.key(0)))
+        write_vocab_identity(path, {**identity(vocab), "path": f"/gone/clone/snitk/assets/{Path(vocab).name}"})
+    assert Path(checkpoint_vocabulary(moved, None).path) == DEMO_VOCAB
+    with pytest.raises(ConfigError, match="is not on this machine; pass --vocab"):
+        checkpoint_vocabulary(other, None)
 
 
 def test_generate_cli_refuses_another_vocabulary(stored_checkpoint, char_spm, tmp_path, capsys):

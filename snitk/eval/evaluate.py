@@ -281,7 +281,7 @@ class CheckpointPredictor:
             if hasattr(self.vocab, "base_size"):
                 from snitk.vocab import check_model_vocab
 
-                check_model_vocab(self.vocab, config.vocab_size, checkpoint)
+                check_model_vocab(self.vocab.vocab_size, config.vocab_size, where=f"{checkpoint} with {self.vocab.path}")
         self.config = config
         self.model = EncoderDecoderModel(config)
         n_data = self.partitioner.axis_sizes["data"]

@@ -84,7 +84,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     if extra is None:  # T5's 100 sentinels when the embedding has room for them
         extra = 100 if config.vocab_size >= probe.base_size + 100 else 0
     vocab = Vocabulary(args.vocab, extra_ids=extra) if extra else probe
-    check_model_vocab(vocab, config.vocab_size, args.checkpoint)
+    check_model_vocab(vocab.vocab_size, config.vocab_size, where=f"{args.checkpoint} with --vocab {vocab.path}")
     return config, params, model, vocab
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from snitk.errors import ConfigError
-from snitk.vocab_identity import check_model_vocab, vocab_size
+from snitk.vocab import EMBEDDING_PAD_TO, check_model_vocab
+from snitk.vocab_identity import vocab_size
 
 
 def task_vocabulary(task_name: str, *, vocab_from_task: bool) -> tuple[str, int] | None:
@@ -56,7 +57,7 @@ def check_training_vocabulary(task_name: str, model_cfg: Any, model_extra: dict[
     if found is None:
         return None
     spec, extra_ids = found
-    pad_to = int(model_extra["pad_vocab_to"]) if model_extra["vocab_from_task"] else None
+    pad_to = int(model_extra["pad_vocab_to"]) if model_extra["vocab_from_task"] else EMBEDDING_PAD_TO
     check_model_vocab(vocab_size(spec, extra_ids), model_cfg.vocab_size, pad_to=pad_to,
                       where=f"model ({spec} with {extra_ids} extra ids)")
     return found

@@ -42,7 +42,8 @@ def _record_vocab(args: argparse.Namespace, cfg) -> None:
     if not args.vocab:
         return
     from snitk.models.checkpoint import write_vocab_identity
-    from snitk.vocab_identity import check_model_vocab, identity
+    from snitk.vocab import check_model_vocab
+    from snitk.vocab_identity import identity
 
     ident = identity(args.vocab, args.extra_ids)
     check_model_vocab(ident["size"], cfg.vocab_size, where=f"{args.dst}: model_config")
