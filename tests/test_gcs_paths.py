@@ -160,3 +160,30 @@ def test_vocabulary_from_bucket_is_cached_locally(gcs_dir, tmp_path, monkeypatch
     assert local.read_bytes() == DEMO_VOCAB.read_bytes()
     text = "sort the numbers 3 1 2"
     assert Vocabulary(local).encode(text) == Vocabulary(DEMO_VOCAB).encode(text)
+
+
+@pytest.mark.parametrize("layout", ["legacy", "orbax"])
+def test_t5x_checkpoint_on_bucket_converts_like_the_local_one(gcs_dir, layout):
+    """A pod user's pretrained T5X checkpoint lives in a bucket: `convert --from t5x` and `snitk.eval`'s
+    detection read it there (tensorstore's gcs kvstore, OCDBT or zarr), with the same parameters."""
+    import fsspec
+    import numpy as np
+
+    from conftest import require_shared
+    from snitk.models.checkpoint import fingerprint, load_model
+    from snitk.models.convert.t5x import import_t5x
+    from snitk.models.t5x_checkpoint import find_t5x_checkpoint
+
+    local = require_shared("t5x-tiny-checkpoint") / layout
+    fs, root = fsspec.core.url_to_fs(f"{gcs_dir}/{layout}")
+    fs.put(str(local), root, recursive=True)
+    remote = f"{gcs_dir}/{layout}"
+    found = find_t5x_checkpoint(remote)  # a t5x model dir on the bucket: its latest checkpoint
+    assert found is not None and str(found) == f"{remote}/checkpoint_2000"
+    cfg_remote = import_t5x(str(found), f"{gcs_dir}/converted")
+    cfg_local = import_t5x(local / "checkpoint_2000", f"{gcs_dir}/converted_local")
+    assert cfg_remote == cfg_local and cfg_remote.num_decoder_layers == 3  # config.gin read from the bucket
+    _, a = load_model(f"{gcs_dir}/converted")
+    _, b = load_model(f"{gcs_dir}/converted_local")
+    assert fingerprint(a) == fingerprint(b)
+    assert np.isfinite(np.asarray(a["token_embedder"]["embedding"])).all()

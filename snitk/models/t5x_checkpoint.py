@@ -14,26 +14,26 @@ import re
 from pathlib import Path
 from typing import Any
 
+from etils import epath
+
 import numpy as np
 
-from snitk.paths import is_url, resolve
+from snitk.paths import resolve
 
 _STEP_DIR = re.compile(r"^checkpoint_(\d+)$")
 
 
 def is_t5x_checkpoint(path: str | Path) -> bool:
     """True for one T5X checkpoint directory (legacy or orbax layout)."""
-    path = Path(path)
+    path = resolve(path)
     if (path / "model_config").exists():  # a snitk checkpoint (params/ + model_config items)
         return False
     return (path / "checkpoint").is_file() or (path / "state" / "_METADATA").is_file()
 
 
-def find_t5x_checkpoint(path: str | Path) -> Path | None:
+def find_t5x_checkpoint(path: str | os.PathLike) -> "epath.Path | None":
     """``path`` if it is a T5X checkpoint, the latest T5X ``checkpoint_<step>`` of a t5x model dir, else None."""
-    if is_url(os.fspath(path)):
-        return None  # the T5X reader reads local files
-    resolved = Path(os.fspath(resolve(path)))
+    resolved = resolve(path)  # local (absolute) or a bucket URL
     if not resolved.is_dir():
         return None
     if is_t5x_checkpoint(resolved):

@@ -34,7 +34,7 @@ import numpy as np
 from snitk.errors import CheckpointError, ConfigError
 from snitk.models import checkpoint as ck
 from snitk.models.convert.hf import config_as_dict, make_config, name_mapping
-from snitk.paths import resolve
+from snitk.paths import kvstore_spec, resolve
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _local_spec(spec: dict, ckpt_dir: Path) -> dict:
         raise CheckpointError(f"{ckpt_dir}/checkpoint: tensorstore spec without a path: {spec}")
     folder = path.rstrip("/").split("/")[-1]
     # tensorstore rejects ".." in file paths: normalise (../shared/ckpt -> /abs/shared/ckpt)
-    spec["kvstore"] = {"driver": "file", "path": str(resolve(ckpt_dir / folder)) + "/"}
+    spec["kvstore"] = kvstore_spec(ckpt_dir / folder)  # local (absolute) or the bucket the checkpoint is in
     spec.pop("metadata", None)  # the .zarray on disk is authoritative
     spec.pop("dtype", None)
     return spec
@@ -114,7 +114,7 @@ def _ts_lazy(spec: dict, where: str) -> ck.LazyArray:
 
 def _legacy_params(ckpt_dir: Path) -> dict[str, ck.LazyArray]:
     path = ckpt_dir / "checkpoint"
-    with open(path, "rb") as f:
+    with path.open("rb") as f:
         try:
             tree = msgpack.unpackb(f.read(), ext_hook=_ext_hook, raw=False, strict_map_key=False)
         except Exception as e:  # noqa: BLE001
@@ -158,9 +158,10 @@ def _orbax_params(state_dir: Path) -> dict[str, ck.LazyArray]:
             continue
         dotted = ".".join(keys) + "/"
         if meta.get("use_ocdbt", True):
-            kvstore = {"driver": "ocdbt", "base": f"file://{state_dir.absolute()}", "path": dotted}
+            kvstore = {"driver": "ocdbt", "base": kvstore_spec(state_dir), "path": dotted}
         else:
-            kvstore = {"driver": "file", "path": f"{state_dir.absolute()}/{dotted}"}
+            kvstore = kvstore_spec(state_dir)
+            kvstore["path"] += dotted
         out["/".join(keys[1:])] = _ts_lazy({"driver": driver, "kvstore": kvstore}, f"{state_dir}: {'/'.join(keys)}")
     if not out:
         raise CheckpointError(f"{meta_path}: no 'target' leaves (expected a T5X train state)")
@@ -168,8 +169,8 @@ def _orbax_params(state_dir: Path) -> dict[str, ck.LazyArray]:
 
 
 def read_t5x_params(src: str | Path) -> dict[str, ck.LazyArray]:
-    """Flat ``{t5x name: LazyArray}`` for a T5X checkpoint directory of either layout."""
-    src = Path(src)
+    """Flat ``{t5x name: LazyArray}`` for a T5X checkpoint directory of either layout (local or a bucket URL)."""
+    src = resolve(src)
     if (src / "checkpoint").is_file():
         return _legacy_params(src)
     for state in (src / "state", src):
@@ -189,7 +190,7 @@ _GIN_MACRO = re.compile(r"^([A-Z_][A-Z0-9_]*)\s*=\s*(.+)$")
 
 def parse_gin_t5config(path: str | Path) -> dict:
     """``*.T5Config.<field> = value`` bindings of a gin file (macros resolved, unknown fields dropped)."""
-    text = Path(path).read_text()
+    text = resolve(path).read_text()
     # join continuation lines of bracketed values
     lines, buf, depth = [], "", 0
     for raw in text.splitlines():
@@ -276,7 +277,7 @@ def t5x_model_config(src: str | Path, flat: dict[str, Any], *, config: str | dic
     Fields come from ``config`` (a dict, JSON/gin file or preset name), else from the ``config.gin`` t5x
     wrote beside the checkpoint, completed from the parameter shapes; the names must match the config's.
     """
-    src = Path(src)
+    src = resolve(src)
     fields = infer_config_fields(flat)
     if isinstance(config, dict):
         fields.update(config)
