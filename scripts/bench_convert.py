@@ -29,7 +29,8 @@ sys.path.insert(0, str(REPO))
 
 from snitk.entry import run_script, script_parser  # noqa: E402
 from snitk.models.configs import get_preset  # noqa: E402
-from snitk.models.convert.hf import _write_safetensors, config_to_hf, name_mapping  # noqa: E402
+from snitk.models.convert.hf import config_to_hf, name_mapping  # noqa: E402
+from snitk.models.convert.hf_export import write_safetensors  # noqa: E402
 
 
 def write_synthetic_hf(folder: Path, config, *, shard_bytes: int = 2 << 30, seed: int = 0) -> tuple[int, int]:
@@ -76,7 +77,7 @@ def write_synthetic_hf(folder: Path, config, *, shard_bytes: int = 2 << 30, seed
     weight_map = {}
     for k, shard in enumerate(shards):
         fname = f"model-{k + 1:05d}-of-{len(shards):05d}.safetensors"
-        _write_safetensors(folder / fname, shard)
+        write_safetensors(folder / fname, shard)
         weight_map.update({e[0]: fname for e in shard})
     (folder / "model.safetensors.index.json").write_text(
         json.dumps({"metadata": {"total_size": sum(sizes)}, "weight_map": weight_map}))

@@ -24,7 +24,8 @@ import sentencepiece as spm  # noqa: E402
 
 from snitk.models import checkpoint as ck  # noqa: E402
 from snitk.models.convert import main as convert_main  # noqa: E402
-from snitk.models.convert.hf import export_hf, import_hf  # noqa: E402
+from snitk.models.convert.hf import import_hf  # noqa: E402
+from snitk.models.convert.hf_export import export_hf  # noqa: E402
 
 CORPUS = [
     "the quick brown fox jumps over the lazy dog",

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             _record_vocab(args, cfg)
         else:
             from snitk.models.checkpoint import load_config
-            from snitk.models.convert.hf import export_hf
+            from snitk.models.convert.hf_export import export_hf
 
             cfg = load_config(args.src)
             export_hf(args.src, args.dst, dtype=args.dtype, max_shard_bytes=int(args.max_shard_gb * (1 << 30)),
