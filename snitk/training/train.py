@@ -192,7 +192,9 @@ def train_loop(parts: dict[str, Any]) -> os.PathLike:
 
         vocab_id = identity(*parts["vocabulary"])
         check_run_vocabulary(model_dir, tc.init_checkpoint, vocab_id)  # resumed / initial checkpoint: same vocabulary
-    task_vocab = D.task_vocab_size(tc.mixture_or_task_name)
+    # A SentencePiece task vocabulary was checked against the embedding in `run` (check_training_vocabulary);
+    # any other task vocabulary (e.g. a plain seqio task's) must at least fit in it.
+    task_vocab = D.task_vocab_size(tc.mixture_or_task_name) if vocab_id is None else 0
     if task_vocab > cfg.vocab_size:
         raise ConfigError(f"model vocab_size={cfg.vocab_size} is smaller than the vocabulary of "
                           f"{tc.mixture_or_task_name!r} ({task_vocab}); set model.vocab_from_task = True")
