@@ -76,3 +76,42 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, capsys):
     assert steps and max(steps) == bad_step - 1
     _, params = load_model(model_dir)
     assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params))
+
+
+def test_precompiled_train_step_matches_the_jitted_one_and_falls_back_on_other_shapes(caplog):
+    """The train step compiled in the background (overlapping init and the first batch) computes exactly what
+    the plain jit does; a batch of other shapes is compiled the ordinary way."""
+    import logging
+
+    from snitk.training.packing import batch_shapes
+    from snitk.training.trainer import Trainer
+
+    from test_partitioning import tiny_model
+
+    lengths, rows = {"inputs": 16, "targets": 8}, 4
+    rng = np.random.default_rng(0)
+    batch = {k: rng.integers(1 if "segment" in k else 0, 3 if "segment" in k else 100, shape).astype(np.int32)
+             for k, shape in batch_shapes(lengths, rows, pack=True).items()}
+
+    def two_steps(precompile: bool, shapes):
+        trainer = Trainer(tiny_model(), make_optimizer("adafactor", 0.01), Partitioner(devices=jax.devices()[:1]))
+        if precompile:
+            trainer.precompile_train_step(shapes)
+        state = trainer.init_state(0)
+        out = []
+        for _ in range(2):
+            state, metrics = trainer.train_step(state, batch)
+            out.append(float(metrics["loss"]))
+        return out, jax.device_get(state["params"])
+
+    plain_losses, plain_params = two_steps(False, None)
+    with caplog.at_level(logging.INFO, logger="snitk.training.trainer"):
+        pre_losses, pre_params = two_steps(True, batch_shapes(lengths, rows, pack=True))
+    assert "waited" in caplog.text
+    assert pre_losses == plain_losses
+    jax.tree.map(np.testing.assert_array_equal, pre_params, plain_params)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="snitk.training.trainer"):
+        other_losses, _ = two_steps(True, batch_shapes(lengths, rows * 2, pack=True))
+    assert "waited" not in caplog.text  # the precompiled program is for another batch: not used
+    assert other_losses == plain_losses

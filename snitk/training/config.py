@@ -134,6 +134,7 @@ class TrainConfig:
     loss_normalizing_factor: float | str | None = "num_target_tokens"
     async_checkpointing: bool = False
     tensorboard: bool = True
+    precompile: bool = True
 
 
 @_checked("train")
@@ -143,8 +144,11 @@ def train_config(model_dir: str, train_steps: int, batch_size: int, task_feature
                  eval_hook: Callable[..., Any] | None = None, eval_period: int = 0, num_microbatches: int = 1,
                  pack: bool = True, shuffle: bool = True, split: str = "train", use_cached: bool = False,
                  z_loss: float = 1e-4, loss_normalizing_factor: float | str | None = "num_target_tokens",
-                 async_checkpointing: bool = False, tensorboard: bool = True) -> TrainConfig:
-    """Run settings (MODEL_DIR, TRAIN_STEPS, BATCH_SIZE, TASK_FEATURE_LENGTHS, MIXTURE_OR_TASK_NAME, ...)."""
+                 async_checkpointing: bool = False, tensorboard: bool = True, precompile: bool = True) -> TrainConfig:
+    """Run settings (MODEL_DIR, TRAIN_STEPS, BATCH_SIZE, TASK_FEATURE_LENGTHS, MIXTURE_OR_TASK_NAME, ...).
+
+    ``precompile``: compile the train step in a background thread while the state is initialised or
+    restored and the first batch is built (False: compile at the first step, as plain ``jax.jit``)."""
     if init_restore not in ("params", "full"):
         raise ConfigError(f"gin binding train.init_restore = {init_restore!r}: expected 'params' or 'full' "
                           "(snitk.training.init_restore)")

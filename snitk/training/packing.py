@@ -21,6 +21,13 @@ PACKED_KEYS = ("encoder_input_tokens", "encoder_segment_ids", "encoder_positions
 UNPACKED_KEYS = ("encoder_input_tokens", "decoder_target_tokens", "decoder_input_tokens", "decoder_loss_weights")
 
 
+def batch_shapes(lengths: Mapping[str, int], batch_size: int, pack: bool) -> dict[str, tuple[int, int]]:
+    """The global shape of every feature of a batch (all int32), as ``build_row`` and ``stack_rows`` make it."""
+    li, lt = int(lengths["inputs"]), int(lengths["targets"])
+    keys = PACKED_KEYS if pack else UNPACKED_KEYS
+    return {k: (int(batch_size), li if k.startswith("encoder") else lt) for k in keys}
+
+
 def trim_and_append_eos(ids: Sequence[int], length: int, eos_id: int = 1) -> np.ndarray:
     """``ids[:length - 1] + [EOS]`` as int32 (seqio's ``append_eos_after_trim``)."""
     out = np.empty(min(len(ids), length - 1) + 1, np.int32)

@@ -182,6 +182,7 @@ def train_loop(parts: dict[str, Any]) -> os.PathLike:
     from snitk.training.trainer import Trainer, check_finite
     from snitk.training.vocab_check import check_run_vocabulary
 
+    started = time.perf_counter()
     tc, pc = parts["train"], parts["partitioning"]
     model_dir = resolve(tc.model_dir)
     is_main = jax.process_index() == 0
@@ -215,6 +216,10 @@ def train_loop(parts: dict[str, Any]) -> os.PathLike:
         ckpt.close()
         raise
     metrics_path = model_dir / "metrics.jsonl"
+    if tc.precompile and (latest is None or latest < tc.train_steps):  # compile while state and batch are made
+        from snitk.training.packing import batch_shapes
+
+        trainer.precompile_train_step(batch_shapes(tc.task_feature_lengths, tc.batch_size, tc.pack))
     if latest is not None:
         state, saved_cfg, train_state = restored
         if saved_cfg != cfg.to_dict():
@@ -267,6 +272,7 @@ def train_loop(parts: dict[str, Any]) -> os.PathLike:
 
     if start >= tc.train_steps:
         log.info("already trained to step %d >= train_steps=%d", start, tc.train_steps)
+        trainer.wait_for_precompile()
         ckpt.close()
         return model_dir
     from snitk.training.data_order import cursors_from_state
@@ -298,6 +304,9 @@ def train_loop(parts: dict[str, Any]) -> os.PathLike:
                 step += 1
                 now = time.perf_counter()
                 dt, t_last = now - t_last, now
+                if step == start + 1:
+                    log.info("first step done %.1f s after training started (state, first batch, compile%s)",
+                             now - started, ", compiled in the background" if tc.precompile else "")
                 check_finite(metrics, step)
                 window_tokens += tokens
                 window_time += dt

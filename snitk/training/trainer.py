@@ -8,6 +8,9 @@ on one device first.
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from concurrent.futures import Future
 from typing import Any, Callable, Mapping
 
 import jax
@@ -86,6 +89,8 @@ class Trainer:
         self.state_shardings = partitioner.to_shardings(specs)
         self.param_shardings = self.state_shardings["params"]
         self._train_step = None
+        self._precompiled: Future | None = None
+        self._precompiled_shapes: dict[str, tuple] | None = None
         self._eval_loss = None
 
     # ----------------------------------------------------------------------------- state
@@ -175,13 +180,58 @@ class Trainer:
     def batch_shardings(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         return {k: self.partitioner.data_sharding for k in batch}
 
+    def _jit_step(self):
+        return jax.jit(self._step, in_shardings=(self.state_shardings, self.partitioner.data_sharding),
+                       out_shardings=(self.state_shardings, self.partitioner.replicated), donate_argnums=(0,))
+
+    def precompile_train_step(self, batch_shapes: Mapping[str, tuple[int, ...]]) -> None:
+        """Start tracing and compiling the train step for int32 batches of ``batch_shapes`` in a background
+        thread. XLA compiles without the GIL, so this overlaps parameter initialisation and the building of
+        the first batch; the first ``train_step`` on batches of these shapes waits for it and uses it."""
+        if self._train_step is not None or self._precompiled is not None:
+            return
+        future: Future = Future()
+        shapes = {k: tuple(int(n) for n in v) for k, v in batch_shapes.items()}
+        abstract_batch = {k: jax.ShapeDtypeStruct(v, jnp.int32, sharding=self.partitioner.data_sharding)
+                          for k, v in shapes.items()}
+
+        def compile_() -> None:
+            start = time.perf_counter()
+            try:
+                compiled = self._jit_step().lower(self.abstract_state(), abstract_batch).compile()
+            except BaseException as e:  # noqa: BLE001 -- re-raised by train_step in the caller's thread
+                future.set_exception(e)
+                return
+            log.info("train step traced and compiled in %.1f s (in the background)", time.perf_counter() - start)
+            future.set_result(compiled)
+
+        self._precompiled, self._precompiled_shapes = future, shapes
+        # not a daemon: an error exit before the first step waits for XLA instead of killing it mid-compile
+        threading.Thread(target=compile_, name="snitk-compile-train-step").start()
+
+    def wait_for_precompile(self) -> None:
+        """Block until a background compile (if any) has finished; call before exiting without training."""
+        if self._precompiled is not None:
+            self._precompiled.exception()
+
     def train_step(self, state: dict[str, Any], batch: Mapping[str, jax.Array]):
         """One optimizer step on a global batch -> (new state, metrics). The old state is donated."""
+        batch = dict(batch)
         if self._train_step is None:
-            self._train_step = jax.jit(
-                self._step, in_shardings=(self.state_shardings, self.partitioner.data_sharding),
-                out_shardings=(self.state_shardings, self.partitioner.replicated), donate_argnums=(0,))
-        return self._train_step(state, dict(batch))
+            if self._precompiled is not None and self._precompiled_shapes == {
+                    k: tuple(v.shape) for k, v in batch.items()} and all(v.dtype == jnp.int32 for v in batch.values()):
+                waited = time.perf_counter()
+                compiled = self._precompiled.result()
+                log.info("waited %.1f s for the train step's compile", time.perf_counter() - waited)
+                self._precompiled = None
+                try:
+                    self._train_step = compiled
+                    return compiled(state, batch)
+                except TypeError as e:  # argument types checked before anything runs (nothing donated yet)
+                    log.warning("the precompiled train step does not fit this state (%s); compiling again", e)
+            self._precompiled = None
+            self._train_step = self._jit_step()
+        return self._train_step(state, batch)
 
     def eval_loss(self, params: Any, batch: Mapping[str, jax.Array]):
         """(loss, aux) of a batch without updating anything (same normalisation as training)."""
@@ -197,9 +247,7 @@ class Trainer:
 
     def compile_train_step(self, batch_shapes: Mapping[str, jax.ShapeDtypeStruct]):
         """Lower the train step from abstract shapes only (for dry runs / memory analysis)."""
-        fn = jax.jit(self._step, in_shardings=(self.state_shardings, self.partitioner.data_sharding),
-                     out_shardings=(self.state_shardings, self.partitioner.replicated), donate_argnums=(0,))
-        return fn.lower(self.abstract_state(), dict(batch_shapes))
+        return self._jit_step().lower(self.abstract_state(), dict(batch_shapes))
 
 
 def check_finite(metrics: Mapping[str, Any], step: int) -> None:
