@@ -54,6 +54,7 @@ TK_MIX_CHOICES: tuple[str, ...] = ("def", "pos2", "def_pos2", "def_pos2_neg2", "
 ENCODINGS: dict[str, Encoding] = {
     e.name: e
     for e in (
+        Encoding("instance_only", add_definition=False),  # no instruction at all: the ablation floor
         Encoding("task_name", add_task_name=True, add_definition=False),
         Encoding("def"),
         Encoding("pos1", add_definition=False, num_pos=1),

@@ -15,7 +15,7 @@ SMOKE = ["--gin", "TRAIN_STEPS = 3", "--gin", "SAVE_PERIOD = 3", "--gin", "BATCH
 
 def test_demo_job_writes_metrics_report_and_plot(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert demo.main(["--output-dir", str(out), *SMOKE]) == 0
+    assert demo.main(["--output-dir", str(out), "--no-ablation", *SMOKE]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"model", "copy_demo", "copy_input", "per_task"}
     held_out = 14 * 2  # 14 held-out default-track demo tasks, 2 instances each
@@ -40,11 +40,26 @@ def test_demo_job_writes_metrics_report_and_plot(tmp_path, capsys):
     log_before = (out / "model" / "metrics.jsonl").read_text()
     checkpoints = sorted(p.name for p in (out / "model").glob("checkpoint_*"))
     predictions = (out / "eval_model" / "predictions.jsonl").stat().st_mtime_ns
-    assert demo.main(["--output-dir", str(out), *SMOKE]) == 0
+    assert demo.main(["--output-dir", str(out), "--no-ablation", *SMOKE]) == 0
     assert json.loads((out / "metrics.json").read_text())["model"] == metrics["model"]
     assert (out / "model" / "metrics.jsonl").read_text() == log_before
     assert sorted(p.name for p in (out / "model").glob("checkpoint_*")) == checkpoints == ["checkpoint_3"]
     assert (out / "eval_model" / "predictions.jsonl").stat().st_mtime_ns == predictions
+
+    # By default (the ablation): the same model, evaluated with the instance only and the definition only too.
+    assert demo.main(["--output-dir", str(out), *SMOKE]) == 0
+    with_ablation = json.loads((out / "metrics.json").read_text())
+    assert with_ablation["model"] == metrics["model"]
+    assert list(with_ablation["ablation"]) == ["instance_only", "def", "def_pos2"]
+    assert with_ablation["ablation"]["def_pos2"] == metrics["model"]  # the main evaluation, not a second one
+    for enc in ("instance_only", "def"):
+        own = json.loads((out / f"eval_model_{enc}" / "metrics.json").read_text())
+        assert own["settings"]["encoding"] == enc and own["settings"]["checkpoint"].endswith("checkpoint_3")
+        assert with_ablation["ablation"][enc]["n"] == held_out
+    assert "What the instruction does" in (out / "report.md").read_text()
+    assert (out / "model" / "metrics.jsonl").read_text() == log_before  # not trained again
+    with Image.open(out / "demo.png") as image:
+        assert image.size[0] > 1500  # the third panel
 
 
 def test_per_task_table_merges_systems():

@@ -46,6 +46,7 @@ N2E = " Negative Example 2 -\nInput: mn.\n Output: nm?\n Explanation: wrong task
 Q = QUERY.format("hello.")
 
 EXPECTED = {
+    "instance_only": Q,  # the demo's ablation floor: no definition, no example
     "task_name": "task001_rev. " + Q,
     "def": DEF + Q,
     "pos1": P1 + Q,

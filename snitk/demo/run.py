@@ -2,8 +2,9 @@
 
 Trains `t5_1_1_tiny` from scratch on the demo corpus's training tasks (def_pos2 encoding), evaluates
 it on the held-out demo tasks, scores the copy_demo / copy_input baselines through the same protocol
-and writes `OUT/metrics.json`, `OUT/report.md` and `OUT/demo.png`. A rerun resumes or skips
-finished stages.
+and writes `OUT/metrics.json`, `OUT/report.md` and `OUT/demo.png`. The same trained model is also
+evaluated with the instance only and with the definition only (the paper's Table 4 in miniature;
+`--no-ablation` skips it). A rerun resumes or skips finished stages.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from snitk.atomic import write_json, write_text
 from snitk.xla_cpu import use_small_model_cpu_flags
 
 BASELINES = ("copy_demo", "copy_input")
+# --ablation: what each part of the instruction is worth to the one trained model
+ABLATION = (("instance_only", "instance only"), ("def", "definition"), ("def_pos2", "definition + 2 positive examples"))
 DEFAULT_GIN = "experiments/demo_cpu.gin"
+log = logging.getLogger(__name__)
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -34,6 +38,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--max-decode-length", type=int, default=32, help="evaluation decode length")
     p.add_argument("--max-per-task", type=int, default=100,
                    help="held-out instances per task (the official 100; fewer for smoke runs)")
+    p.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=True,
+                   help="also evaluate the model with the instance only and with the definition only "
+                        "(default; ~15 s on 2 CPU cores at the demo's size)")
     return p.parse_args(argv)
 
 
@@ -46,13 +53,26 @@ def per_task_table(results: dict[str, dict]) -> dict[str, dict[str, float]]:
     return dict(sorted(table.items()))
 
 
-def plot(loss_rows: list[dict], per_task: dict[str, dict[str, float]], path: Path) -> Path:
-    """Training loss curve and per-task ROUGE-L of the model against the baselines, as one PNG."""
+def plot(loss_rows: list[dict], per_task: dict[str, dict[str, float]], path: Path,
+         ablation: dict[str, dict] | None = None) -> Path:
+    """Training loss curve and per-task ROUGE-L of the model against the baselines (and, with `ablation`
+    `{encoding: summary row}`, the model's overall ROUGE-L per instruction encoding), as one PNG."""
     import numpy as np
 
     plt = ex.pyplot()
 
-    fig, (ax_loss, ax_task) = plt.subplots(1, 2, figsize=(15, 4.8), gridspec_kw={"width_ratios": [1, 2]})
+    widths = [1, 2, 1] if ablation else [1, 2]
+    fig, axes = plt.subplots(1, len(widths), figsize=(15 + 5 * bool(ablation), 4.8),
+                             gridspec_kw={"width_ratios": widths})
+    ax_loss, ax_task = axes[0], axes[1]
+    if ablation:
+        ax_abl = axes[2]
+        labels = [label for enc, label in ABLATION if enc in ablation]
+        values = [ablation[enc]["rougeL"] for enc, _ in ABLATION if enc in ablation]
+        ax_abl.bar(range(len(values)), values, color="tab:blue")
+        ax_abl.set_xticks(range(len(values)), [label.replace(" + ", "\n+ ") for label in labels], fontsize=8)
+        ax_abl.set(title="the model, by what the prompt holds", ylabel="ROUGE-L (all held-out tasks)")
+        ax_abl.grid(axis="y", alpha=0.3)
     if loss_rows:
         ax_loss.plot([r["step"] for r in loss_rows], [r["loss"] for r in loss_rows], color="tab:blue")
     ax_loss.set(title="training loss", xlabel="step", ylabel="loss")
@@ -71,24 +91,30 @@ def plot(loss_rows: list[dict], per_task: dict[str, dict[str, float]], path: Pat
     return ex.save_figure(fig, path)
 
 
-def report(summary: dict, per_task: dict[str, dict[str, float]], minutes: float) -> str:
+def report(summary: dict, per_task: dict[str, dict[str, float]], minutes: float,
+           ablation: dict[str, dict] | None = None) -> str:
     """The Markdown report of a demo run."""
     systems = ["model", *BASELINES]
     text = ["# snitk demo: t5_1_1_tiny on the bundled demo corpus\n",
             f"Held-out default-track tasks, def_pos2 encoding; wall time {minutes:.1f} min.\n",
             ex.markdown_table(["system", "ROUGE-L", "exact match", "n"],
-                              [[s, summary[s]["rougeL"], summary[s]["exact_match"], summary[s]["n"]] for s in systems]),
-            "\n## ROUGE-L per task\n",
+                              [[s, summary[s]["rougeL"], summary[s]["exact_match"], summary[s]["n"]] for s in systems])]
+    if ablation:
+        text += ["\n## What the instruction does (the same trained model, other prompts)\n",
+                 ex.markdown_table(["prompt", "encoding", "ROUGE-L", "exact match", "n"],
+                                   [[label, enc, ablation[enc]["rougeL"], ablation[enc]["exact_match"], ablation[enc]["n"]]
+                                    for enc, label in ABLATION if enc in ablation])]
+    text += ["\n## ROUGE-L per task\n",
             ex.markdown_table(["task", *systems], [[t, *(row.get(s, 0.0) for s in systems)] for t, row in per_task.items()]),
             "\n![loss and per-task ROUGE-L](demo.png)\n"]
     return "\n".join(text)
 
 
-def print_summary(summary: dict) -> None:
+def print_summary(summary: dict, title: str = "snitk demo — held-out tasks (default track)") -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="snitk demo — held-out tasks (default track)")
+    table = Table(title=title)
     for col in ("system", "ROUGE-L", "exact match", "n"):
         table.add_column(col, justify="left" if col == "system" else "right")
     for system, row in summary.items():
@@ -112,13 +138,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     max_per_task=args.max_per_task)}
     for kind in BASELINES:
         results[kind] = ex.baseline(kind, out / f"eval_{kind}", data_dir=args.data_dir, max_per_task=args.max_per_task)
+    ablation = None
+    if args.ablation:
+        ablation = {}
+        for enc, label in ABLATION:
+            if enc == args.encoding:
+                ablation[enc] = ex.summary_row(results["model"])
+                continue
+            log.info("ablation: evaluating the model with the %s (%s)", label, enc)
+            ablation[enc] = ex.summary_row(ex.evaluate(
+                model_dir, out / f"eval_model_{enc}", encoding=enc, data_dir=args.data_dir, batch_size=args.batch_size,
+                max_decode_length=args.max_decode_length, max_per_task=args.max_per_task))
     summary = {name: ex.summary_row(m) for name, m in results.items()}
     per_task = per_task_table(results)
-    write_json(out / "metrics.json", {**summary, "per_task": per_task})
-    plot(ex.read_metrics_log(model_dir), per_task, out / "demo.png")
+    write_json(out / "metrics.json", {**summary, "per_task": per_task, **({"ablation": ablation} if ablation else {})})
+    plot(ex.read_metrics_log(model_dir), per_task, out / "demo.png", ablation)
     minutes = (time.time() - start) / 60
-    write_text(out / "report.md", report(summary, per_task, minutes))
+    write_text(out / "report.md", report(summary, per_task, minutes, ablation))
     print_summary(summary)
+    if ablation:
+        print_summary({f"model, {enc}": row for enc, row in ablation.items()},
+                      title="the same model by what the prompt holds")
     beat = summary["model"]["rougeL"] > summary["copy_demo"]["rougeL"]
     print(f"model {'beats' if beat else 'does NOT beat'} the copy_demo baseline on ROUGE-L; "
           f"wrote {out}/metrics.json, report.md, demo.png in {minutes:.1f} min")
