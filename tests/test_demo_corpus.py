@@ -254,3 +254,42 @@ def test_vocabulary_is_reproducible(tmp_path):
         pieces = [{p.id_to_piece(i) for i in range(p.get_piece_size())}
                   for p in (spm.SentencePieceProcessor(model_file=str(f)) for f in (out, shipped))]
         assert len(pieces[0] & pieces[1]) >= 0.95 * len(pieces[1])
+
+
+# ---- the other held-out design: the 12 evaluation categories of the real default track
+
+
+def _inputs(task: dict) -> set[str]:
+    return ({i["input"] for i in task["Instances"]}
+            | {e["input"] for e in task["Positive Examples"] + task["Negative Examples"]})
+
+
+def test_categories_design_holds_out_whole_categories_mirroring_the_real_default_track(tmp_path):
+    """`--held-out categories`: test and development tasks are the 12 evaluation categories, no training task
+    is in any of them, training is byte-identical between test and development variants, nothing leaks, and
+    the two heuristics land near their real-benchmark values (copy_input 14.2, copy_demo 28.5)."""
+    from snitk.demo.families_heldout import CATEGORIES
+    from snitk.eval.baselines import run_baseline
+
+    test_dir, dev_dir = tmp_path / "test", tmp_path / "dev"
+    assert generate.main(["--held-out", "categories", "--out", str(test_dir)]) == 0
+    assert generate.main(["--held-out", "categories", "--dev", "--out", str(dev_dir)]) == 0
+    train = _split("default", "train", test_dir)
+    assert train == _split("default", "train", dev_dir)
+    for name in _split("xlingual", "train", test_dir):
+        assert (test_dir / f"{name}.json").read_bytes() == (dev_dir / f"{name}.json").read_bytes(), name
+    held = {d: [_load(n, d) for n in _split("default", "test", d)] for d in (test_dir, dev_dir)}
+    for tasks in held.values():
+        assert sorted(t["Categories"][0] for t in tasks) == sorted(CATEGORIES)
+    train_tasks = [_load(n, test_dir) for n in train]
+    assert not {t["Categories"][0] for t in train_tasks} & set(CATEGORIES)
+    assert len({t["Categories"][0] for t in train_tasks}) >= 8
+    held_inputs = set().union(*(_inputs(t) for tasks in held.values() for t in tasks))
+    for name, task in zip(train, train_tasks):
+        assert not _inputs(task) & held_inputs, f"{name} contains a held-out input"
+    assert not {t["Definition"][0] for t in held[test_dir]} & {t["Definition"][0] for t in held[dev_dir]}
+
+    # the heuristics, scored through `snitk.eval baseline` on the test tasks (the official protocol)
+    scores = {kind: run_baseline(kind, "default", test_dir, tmp_path / kind, n_resamples=10)["overall"]["rougeL"]
+              for kind in ("copy_input", "copy_demo")}
+    assert 10 <= scores["copy_input"] <= 25 and 20 <= scores["copy_demo"] <= 35, scores
