@@ -227,32 +227,31 @@ def heldout_specs() -> list[Spec]:
     def add(split: str, slug: str, definition: str, category: str, sample, render, solve, wrongs, explain, kw):
         specs.append(custom(slug, split, definition, category, sample, render, solve, wrongs, explain, **kw))
 
+    def binary(split: str, slug: str, definition: str, category: str, sample, render, labels: tuple[str, str],
+               why: str, explain: str):
+        """A balanced two-label task whose sampler's last element says whether the first label is right."""
+        add(split, slug, definition, category, sample, render, lambda p: labels[0] if p[-1] else labels[1],
+            [(lambda p: labels[1] if p[-1] else labels[0], why)], explain, cls)
+
     # Textual Entailment
-    add("test", "premise_entails_hypothesis",
-        "In this task, you are given a premise and a hypothesis about a person. Answer \"yes\" if the premise "
-        "entails the hypothesis and \"no\" if the premise contradicts it.", "Textual Entailment", _entailment,
-        lambda p: f"Premise: {p[0]} Hypothesis: {p[1]}", lambda p: "yes" if p[2] else "no",
-        [(lambda p: "no" if p[2] else "yes", "Compare the hypothesis with the facts of the premise.")],
-        "The answer is \"{answer}\".", cls)
-    add("dev", "sentence_supports_claim",
-        "Read the two sentences. Does the first sentence support the claim in the second one? Answer \"true\" or \"false\".",
-        "Textual Entailment", _entailment, lambda p: f"Sentence 1: {p[0]} Sentence 2: {p[1]}",
-        lambda p: "true" if p[2] else "false",
-        [(lambda p: "false" if p[2] else "true", "The second sentence is checked against the first one.")],
-        "The claim is {answer}.", cls)
-    # Cause Effect Classification
-    add("test", "second_event_cause_or_effect",
-        "You are given two events. Decide whether the second event is the \"cause\" or the \"effect\" of the first event.",
-        "Cause Effect Classification", _cause_effect, lambda p: f"Event 1: {p[0]} Event 2: {p[1]}",
-        lambda p: "effect" if p[2] else "cause",
-        [(lambda p: "cause" if p[2] else "effect", "The order of cause and effect is reversed.")],
-        "The second event is the {answer}.", cls)
-    add("dev", "which_event_is_the_cause",
-        "Two sentences describe events. Which one is the cause of the other? Answer \"first\" or \"second\".",
-        "Cause Effect Classification", _cause_effect, lambda p: f"{p[0]} {p[1]}",
-        lambda p: "first" if p[2] else "second",
-        [(lambda p: "second" if p[2] else "first", "That sentence describes the effect.")],
-        "The {answer} sentence is the cause.", cls)
+    binary("test", "premise_entails_hypothesis",
+           "In this task, you are given a premise and a hypothesis about a person. Answer \"yes\" if the premise "
+           "entails the hypothesis and \"no\" if the premise contradicts it.", "Textual Entailment", _entailment,
+           lambda p: f"Premise: {p[0]} Hypothesis: {p[1]}", ("yes", "no"),
+           "Compare the hypothesis with the facts of the premise.", "The answer is \"{answer}\".")
+    binary("dev", "sentence_supports_claim",
+           "Read the two sentences. Does the first sentence support the claim in the second one? Answer \"true\" or "
+           "\"false\".", "Textual Entailment", _entailment, lambda p: f"Sentence 1: {p[0]} Sentence 2: {p[1]}",
+           ("true", "false"), "The second sentence is checked against the first one.", "The claim is {answer}.")
+    # Cause Effect Classification (the sampler's flag: the cause comes first)
+    binary("test", "second_event_cause_or_effect",
+           "You are given two events. Decide whether the second event is the \"cause\" or the \"effect\" of the first "
+           "event.", "Cause Effect Classification", _cause_effect, lambda p: f"Event 1: {p[0]} Event 2: {p[1]}",
+           ("effect", "cause"), "The order of cause and effect is reversed.", "The second event is the {answer}.")
+    binary("dev", "which_event_is_the_cause",
+           "Two sentences describe events. Which one is the cause of the other? Answer \"first\" or \"second\".",
+           "Cause Effect Classification", _cause_effect, lambda p: f"{p[0]} {p[1]}", ("first", "second"),
+           "That sentence describes the effect.", "The {answer} sentence is the cause.")
     # Coreference Resolution
     add("test", "who_is_the_pronoun",
         "In this task, you are given a sentence and a pronoun from it. Output the name of the person the pronoun refers to.",
@@ -276,18 +275,15 @@ def heldout_specs() -> list[Spec]:
         [(lambda p: "statement" if p[1] == "question" else "question", "Look at how the utterance ends.")],
         "It is a {answer}.", cls)
     # Answerability Classification
-    add("test", "question_answerable_from_passage",
-        "Given a passage and a question, answer \"yes\" if the passage contains the answer to the question, otherwise \"no\".",
-        "Answerability Classification", _answerability, lambda p: f"Passage: {p[0]} Question: {p[1]}",
-        lambda p: "yes" if p[2] else "no",
-        [(lambda p: "no" if p[2] else "yes", "Check whether the passage mentions what the question asks.")],
-        "The answer is \"{answer}\".", cls)
-    add("dev", "answerable_or_not",
-        "Can the query be answered from the context? Output \"answerable\" or \"unanswerable\".",
-        "Answerability Classification", _answerability, lambda p: f"Context: {p[0]} | query: {p[1]}",
-        lambda p: "answerable" if p[2] else "unanswerable",
-        [(lambda p: "unanswerable" if p[2] else "answerable", "The context does (not) mention the queried fact.")],
-        "The query is {answer}.", cls)
+    binary("test", "question_answerable_from_passage",
+           "Given a passage and a question, answer \"yes\" if the passage contains the answer to the question, "
+           "otherwise \"no\".", "Answerability Classification", _answerability,
+           lambda p: f"Passage: {p[0]} Question: {p[1]}", ("yes", "no"),
+           "Check whether the passage mentions what the question asks.", "The answer is \"{answer}\".")
+    binary("dev", "answerable_or_not",
+           "Can the query be answered from the context? Output \"answerable\" or \"unanswerable\".",
+           "Answerability Classification", _answerability, lambda p: f"Context: {p[0]} | query: {p[1]}",
+           ("answerable", "unanswerable"), "The context does (not) mention the queried fact.", "The query is {answer}.")
     # Word Analogy
     add("test", "word_class_analogy",
         "Complete the analogy \"A : B :: C : ?\". B is the kind of thing A is; output the kind of thing C is "
