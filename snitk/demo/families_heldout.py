@@ -46,9 +46,9 @@ CAUSE_EFFECT = (
 )
 
 DIALOGUE_ACTS = {
-    "greeting": ("Hello {name}, how are you today?", "Good morning, {name}!", "Hi {name}, nice to see you in {city}!"),
+    "greeting": ("Hello {name}, good to see you today!", "Good morning, {name}!", "Hi {name}, nice to see you in {city}!"),
     "question": ("Where did you put the {noun}?", "Do you like the {fruit}, {name}?", "When does the train to {city} leave?"),
-    "request": ("Please give me the {noun}.", "Could you bring the {fruit}, {name}?", "Please call me when you are in {city}."),
+    "request": ("Please give me the {noun}.", "Bring me the {fruit}, please, {name}.", "Please call me when you are in {city}."),
     "thanks": ("Thank you for the {noun}, {name}!", "Thanks a lot for the {fruit}.", "Thank you for showing me {city}."),
 }
 STATEMENTS = ("{name} left the {noun} in {city}.", "The {fruit} is on the table.", "{name} is waiting at the station.")
