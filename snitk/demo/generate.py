@@ -51,8 +51,9 @@ from pathlib import Path
 from typing import Sequence
 
 from snitk.demo.families_heldout import heldout_specs
-from snitk.demo.families_lists import arithmetic_specs, number_specs, word_specs
+from snitk.demo.families_lists import arithmetic_specs, number_specs
 from snitk.demo.families_text import classification_specs, data_to_text_specs, extraction_specs
+from snitk.demo.families_words import word_specs
 from snitk.demo.families_xlingual import xlingual_specs
 from snitk.demo.spec import Spec
 
