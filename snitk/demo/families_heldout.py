@@ -62,8 +62,9 @@ COREF = (  # {a}, {b}: the two people in order of mention; {pa}/{pb}: subject pr
     "{a} thanked {b} when {pb} found the {noun}.",
 )
 
-VOWEL_NOUNS = [w for w in W.ANIMALS + W.FRUITS + W.GENERAL if w[0] in "aeiou" and len(w) > 2]
-CONSONANT_NOUNS = [w for w in W.ANIMALS + W.FRUITS if w[0] not in "aeiou"]
+# nouns for the article task: those taking "an" (from all pools), then those taking "a" (animals and fruits)
+ARTICLE_NOUNS = ([w for w in W.ANIMALS + W.FRUITS + W.GENERAL if w[0] in "aeiou" and len(w) > 2]
+                 + [w for w in W.ANIMALS + W.FRUITS if w[0] not in "aeiou"])
 
 
 # things that are carried, dropped, broken and given ({noun} in the templates)
@@ -204,7 +205,7 @@ def _with_duplicate(p: tuple[str, int]) -> str:
 
 
 def _article(rng: random.Random) -> tuple[str, str, str, str]:
-    name, noun = rng.choice(W.NAMES), rng.choice(VOWEL_NOUNS + CONSONANT_NOUNS)
+    name, noun = rng.choice(W.NAMES), rng.choice(ARTICLE_NOUNS)
     verb = rng.choice(("saw", "found", "drew", "wanted"))
     return name, verb, noun, rng.choice(W.CITIES)
 

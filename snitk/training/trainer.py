@@ -24,9 +24,6 @@ from snitk.training.partitioning import Partitioner, opt_state_mesh_specs
 
 log = logging.getLogger(__name__)
 
-BATCH_KEYS = ("encoder_input_tokens", "decoder_input_tokens", "decoder_target_tokens", "decoder_loss_weights",
-              "encoder_segment_ids", "decoder_segment_ids", "encoder_positions", "decoder_positions")
-
 
 class NonFiniteLossError(SnitkError):
     """The loss became NaN or infinite; the run stops keeping the last good checkpoint."""
@@ -198,7 +195,7 @@ class Trainer:
         def compile_() -> None:
             start = time.perf_counter()
             try:
-                compiled = self._jit_step().lower(self.abstract_state(), abstract_batch).compile()
+                compiled = self.compile_train_step(abstract_batch).compile()
             except BaseException as e:  # noqa: BLE001 -- re-raised by train_step in the caller's thread
                 future.set_exception(e)
                 return
