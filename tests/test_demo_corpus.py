@@ -26,6 +26,11 @@ def _load(name: str, root: Path = TASKS) -> dict:
     return json.loads((root / f"{name}.json").read_text(encoding="utf-8"))
 
 
+def _inputs(task: dict) -> set[str]:
+    return ({i["input"] for i in task["Instances"]}
+            | {e["input"] for e in task["Positive Examples"] + task["Negative Examples"]})
+
+
 def _files() -> list[Path]:
     return sorted(TASKS.glob("*.json"))
 
@@ -97,8 +102,7 @@ def test_no_heldout_instance_leaks_into_training():
                 test_ids.add(inst["id"])
         for name in _split(track, "train"):
             task = _load(name)
-            texts = {i["input"] for i in task["Instances"]}
-            texts |= {e["input"] for e in task["Positive Examples"] + task["Negative Examples"]}
+            texts = _inputs(task)
             assert not texts & test_inputs, f"{name} contains a held-out input"
             assert not {i["id"] for i in task["Instances"]} & test_ids
         # held-out task definitions are not copies of training definitions
@@ -278,8 +282,7 @@ def test_development_variant_holds_out_other_tasks_with_the_same_training_data(t
     dev_inputs = {i["input"] for task in dev for i in task["Instances"]}
     for name in _split("default", "train"):
         task = _load(name)
-        texts = {i["input"] for i in task["Instances"]}
-        texts |= {e["input"] for e in task["Positive Examples"] + task["Negative Examples"]}
+        texts = _inputs(task)
         assert not texts & dev_inputs, f"{name} contains a development input"
     dev_defs = {task["Definition"][0] for task in dev}
     assert not dev_defs & {_load(n)["Definition"][0] for n in _split("default", "train") + _split("default", "test")}
@@ -343,11 +346,6 @@ def test_vocabulary_is_reproducible(tmp_path):
 
 
 # ---- the other held-out design: the 12 evaluation categories of the real default track
-
-
-def _inputs(task: dict) -> set[str]:
-    return ({i["input"] for i in task["Instances"]}
-            | {e["input"] for e in task["Positive Examples"] + task["Negative Examples"]})
 
 
 def test_categories_design_holds_out_whole_categories_mirroring_the_real_default_track(tmp_path):
