@@ -17,43 +17,7 @@ from typing import Callable
 
 from snitk.demo import words as W
 from snitk.demo.spec import Spec, custom
-
-FEMALE = ("Anna Carla Emma Grace Irene Karen Maria Nina Paula Rosa Tina Vera Yara Zoe Mia Olivia Sofia "
-          "Chloe Ella Hana Lena").split()
-MALE = "Ben David Frank Henry Jack Leo Oscar Sam Umar Walter Xavier Liam Noah Ethan Lucas Mason Omar Ivan".split()
-
-# A person's facts: relation -> (pool, sentence, question)
-FACTS: dict[str, tuple[list[str], str, str]] = {
-    "city": (W.CITIES, "{name} lives in {v}.", "Where does {name} live?"),
-    "job": (W.JOBS, "{name} works as a {v}.", "What is the job of {name}?"),
-    "sport": (W.SPORTS, "{name} plays {v}.", "Which sport does {name} play?"),
-    "pet": (W.PETS, "{name} has a {v}.", "What pet does {name} have?"),
-    "color": (W.COLORS, "{name} likes the color {v}.", "Which color does {name} like?"),
-}
-
-# (cause, effect) event pairs; {name}, {noun}, {fruit}, {city}, {sport}, {animal} are filled in
-CAUSE_EFFECT = (
-    ("{name} forgot the umbrella", "{name} got wet in the rain"),
-    ("{name} was very hungry", "{name} ate a {fruit}"),
-    ("{name} missed the train", "{name} arrived late in {city}"),
-    ("the {animal} ran all day", "the {animal} fell asleep"),
-    ("{name} trained every morning", "{name} won the {sport} match"),
-    ("{name} lost the key", "{name} could not open the door"),
-    ("{name} dropped the {noun}", "the {noun} broke"),
-    ("the {animal} was thirsty", "the {animal} drank from the lake"),
-    ("{name} stayed up late", "{name} was tired in the morning"),
-    ("the storm hit {city}", "the streets of {city} were flooded"),
-)
-
-DIALOGUE_ACTS = {
-    "greeting": ("Hello {name}, good to see you today!", "Good morning, {name}!", "Hi {name}, nice to see you in {city}!"),
-    "question": ("Where did you put the {noun}?", "Do you like the {fruit}, {name}?", "When does the train to {city} leave?"),
-    "request": ("Please give me the {noun}.", "Bring me the {fruit}, please, {name}.", "Please call me when you are in {city}."),
-    "thanks": ("Thank you for the {noun}, {name}!", "Thanks a lot for the {fruit}.", "Thank you for showing me {city}."),
-}
-STATEMENTS = ("{name} left the {noun} in {city}.", "The {fruit} is on the table.", "{name} is waiting at the station.")
-
-CLASSES = {"animal": W.ANIMALS, "fruit": W.FRUITS, "color": W.COLORS, "city": W.CITIES, "job": W.JOBS}
+from snitk.demo.world import (CAUSE_EFFECT, CLASSES, DIALOGUE_ACTS, FACTS, FEMALE, MALE, STATEMENTS, THINGS, capitalize, fact_sentence, fill_slots, profile_text, sample_facts, sample_profile)
 
 COREF = (  # {a}, {b}: the two people in order of mention; {pa}/{pb}: subject pronouns, {pb_obj}: object pronoun
     "{a} met {b} in {city}, and {pa} gave {pb_obj} a {fruit}.",
@@ -67,47 +31,21 @@ ARTICLE_NOUNS = ([w for w in W.ANIMALS + W.FRUITS + W.GENERAL if w[0] in "aeiou"
                  + [w for w in W.ANIMALS + W.FRUITS if w[0] not in "aeiou"])
 
 
-# things that are carried, dropped, broken and given ({noun} in the templates)
-THINGS = "bottle candle mirror pencil glass plate cup lamp clock camera ticket wallet".split()
-
-
-def _fill(rng: random.Random, text: str, **fixed: str) -> str:
-    slots = {"name": rng.choice(W.NAMES), "noun": rng.choice(THINGS), "fruit": rng.choice(W.FRUITS),
-             "city": rng.choice(W.CITIES), "sport": rng.choice(W.SPORTS), "animal": rng.choice(W.ANIMALS)}
-    slots.update(fixed)
-    return text.format(**slots)
-
-
-def _cap(text: str) -> str:
-    return text[0].upper() + text[1:]
-
-
-# ------------------------------------------------------------------------------------------- samplers
-def _facts(rng: random.Random, n: int) -> tuple[str, dict[str, str]]:
-    name = rng.choice(W.NAMES)
-    rels = rng.sample(sorted(FACTS), n)
-    return name, {r: rng.choice(FACTS[r][0]) for r in rels}
-
-
-def _fact(name: str, rel: str, value: str) -> str:
-    return FACTS[rel][1].format(name=name, v=value)
-
-
 def _entailment(rng: random.Random) -> tuple[str, str, bool]:
-    name, facts = _facts(rng, rng.randint(2, 3))
-    premise = " ".join(_fact(name, r, v) for r, v in facts.items())
+    name, facts = sample_facts(rng, rng.randint(2, 3))
+    premise = " ".join(fact_sentence(name, r, v) for r, v in facts.items())
     rel = rng.choice(sorted(facts))
     holds = rng.random() < 0.5
     value = facts[rel] if holds else rng.choice([v for v in FACTS[rel][0] if v != facts[rel]])
-    return premise, _fact(name, rel, value), holds
+    return premise, fact_sentence(name, rel, value), holds
 
 
 def _cause_effect(rng: random.Random) -> tuple[str, str, bool]:
     cause, effect = rng.choice(CAUSE_EFFECT)
     cause_first = rng.random() < 0.5
     a, b = (cause, effect) if cause_first else (effect, cause)
-    filled = _fill(rng, a + "|" + b).split("|")  # the same person, city, ... in both events
-    return _cap(filled[0]) + ".", _cap(filled[1]) + ".", cause_first
+    filled = fill_slots(rng, a + "|" + b).split("|")  # the same person, city, ... in both events
+    return capitalize(filled[0]) + ".", capitalize(filled[1]) + ".", cause_first
 
 
 def _coreference(rng: random.Random) -> tuple[str, str, str, str]:
@@ -117,7 +55,7 @@ def _coreference(rng: random.Random) -> tuple[str, str, str, str]:
     a, b = (woman, man) if rng.random() < 0.5 else (man, woman)
     subj = {woman: "she", man: "he"}
     obj = {woman: "her", man: "him"}
-    sentence = _fill(rng, template, a=a, b=b, pa=subj[a], pb=subj[b], pb_obj=obj[b])
+    sentence = fill_slots(rng, template, a=a, b=b, pa=subj[a], pb=subj[b], pb_obj=obj[b])
     words = sentence.rstrip(".").replace(",", "").split()
     asked = rng.choice([n for n in (a, b) if subj[n] in words or obj[n] in words])
     pronoun = subj[asked] if subj[asked] in words else obj[asked]
@@ -127,14 +65,14 @@ def _coreference(rng: random.Random) -> tuple[str, str, str, str]:
 def _dialogue(acts: dict[str, tuple[str, ...]]) -> Callable[[random.Random], tuple[str, str]]:
     def sample(rng: random.Random) -> tuple[str, str]:
         act = rng.choice(sorted(acts))
-        return _fill(rng, rng.choice(acts[act])), act
+        return fill_slots(rng, rng.choice(acts[act])), act
 
     return sample
 
 
 def _answerability(rng: random.Random) -> tuple[str, str, bool]:
-    name, facts = _facts(rng, 2)
-    passage = " ".join(_fact(name, r, v) for r, v in facts.items())
+    name, facts = sample_facts(rng, 2)
+    passage = " ".join(fact_sentence(name, r, v) for r, v in facts.items())
     answerable = rng.random() < 0.5
     rel = rng.choice(sorted(facts)) if answerable else rng.choice([r for r in FACTS if r not in facts])
     return passage, FACTS[rel][2].format(name=name), answerable
@@ -182,15 +120,6 @@ def _question_swap(rel: str | None) -> Callable[[random.Random], tuple[str, str,
         return question, value, rng.choice([v for v in FACTS[rel][0] if v != value])
 
     return sample
-
-
-def _profile(rng: random.Random) -> tuple[str, dict[str, str]]:
-    return rng.choice(W.NAMES), {r: rng.choice(FACTS[r][0]) for r in ("job", "city", "pet")}
-
-
-def _profile_text(p: tuple[str, dict[str, str]]) -> str:
-    name, f = p
-    return f"{name} works as a {f['job']} in {f['city']}. {name} has a {f['pet']} and walks it every evening."
 
 
 def _duplicated(rng: random.Random) -> tuple[str, int]:
@@ -333,11 +262,11 @@ def heldout_specs() -> list[Spec]:
     # Title Generation
     add("test", "profile_title",
         "Write a title for the short profile, of the form \"The <job> from <city>\".", "Title Generation",
-        _profile, _profile_text, lambda p: f"The {p[1]['job']} from {p[1]['city']}",
+        sample_profile, profile_text, lambda p: f"The {p[1]['job']} from {p[1]['city']}",
         [(lambda p: f"{p[0]} and the {p[1]['pet']}", "The title does not follow the requested form.")],
         "\"{answer}\" names the job and the city.", gen)
     add("dev", "pet_story_title",
-        "Give the profile a title of the form \"<name> and the <pet>\".", "Title Generation", _profile, _profile_text,
+        "Give the profile a title of the form \"<name> and the <pet>\".", "Title Generation", sample_profile, profile_text,
         lambda p: f"{p[0]} and the {p[1]['pet']}",
         [(lambda p: f"The {p[1]['job']} from {p[1]['city']}", "The title does not follow the requested form.")],
         "\"{answer}\" names the person and the pet.", gen)
