@@ -38,6 +38,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--max-decode-length", type=int, default=32, help="evaluation decode length")
     p.add_argument("--max-per-task", type=int, default=100,
                    help="held-out instances per task (the official 100; fewer for smoke runs)")
+    p.add_argument("--pretrained", type=Path, default=None, metavar="CHECKPOINT",
+                   help="fine-tune this pre-trained demo model (written by `python -m snitk.demo.pretrain`), as "
+                        "Tk-Instruct fine-tunes T5-LM-adapt; default: train from scratch")
     p.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=True,
                    help="also evaluate the model with the instance only and with the definition only "
                         "(default; ~15 s on 2 CPU cores at the demo's size)")
@@ -130,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.time()
     out = args.output_dir.resolve()
     bindings = list(args.gin)
+    if args.pretrained is not None:
+        bindings.insert(0, f"INIT_CHECKPOINT = '{args.pretrained.resolve()}'")
     if args.data_dir is not None:
         bindings.append(ex.data_dir_binding(args.data_dir))
     model_dir = ex.train(out / "model", args.gin_file or [DEFAULT_GIN], bindings)
