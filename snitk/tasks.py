@@ -175,6 +175,11 @@ def _deferred_vocab() -> _DeferredVocabulary:
     return _DEFERRED_VOCAB
 
 
+def deferred_vocabulary() -> seqio.Vocabulary:
+    """The vocabulary `vocabulary()` gives, resolved on first use (so gin bindings made later apply)."""
+    return _deferred_vocab()
+
+
 @dataclass(frozen=True)
 class Selection:
     """What one registered task reads."""

@@ -104,7 +104,7 @@ def register(name: str = TASK_NAME) -> str:
 
     if name in seqio.TaskRegistry.names():
         return name
-    vocab = tasks.vocabulary()
+    vocab = tasks.deferred_vocabulary()  # resolved when the data is read, after every gin binding
 
     def dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.data.Dataset:
         texts = training_texts(Path(str(tasks.data_dir())))
