@@ -107,3 +107,15 @@ def test_pretrain_export_and_fine_tune_from_it(tmp_path):
     _, tuned = load_model(demo_out / "model")
     assert all(np.array_equal(a, b) for a, b in zip(leaves(params), leaves(tuned)))
     assert json.loads((demo_out / "metrics.json").read_text())["model"]["n"] > 0
+
+
+def test_cli_reports_a_missing_data_dir_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    missing = tmp_path / "no_such_corpus"
+    proc = subprocess.run([sys.executable, "-m", "snitk.demo.pretrain", "--data-dir", str(missing),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert f"{missing}: data directory not found" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()

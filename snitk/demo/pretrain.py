@@ -19,10 +19,9 @@ Cost at the demo's size: 9,000 steps, ~46 minutes on 2 CPU cores; the result is 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import random
 import shutil
-import sys
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -37,17 +36,17 @@ COPIES = 4  # objectives drawn per text piece: span corruption and prefix LM alt
 SEED = 0
 
 
-def training_texts(data_dir: Path) -> list[str]:
-    """The text of every default-track training task of `data_dir`, in split-list order."""
-    names = (data_dir / "splits" / "default" / "train_tasks.txt").read_text(encoding="utf-8").split()
+def training_texts(data_dir: str | os.PathLike) -> list[str]:
+    """The text of every default-track training task of `data_dir` (split-list order, instances in file order),
+    read through the corpus layer (schema checks and errors that name the file and field; local or gs://)."""
+    from snitk.natinst.corpus import Corpus
+
     texts: list[str] = []
-    for name in names:
-        task = json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))
-        definition = task["Definition"]
-        texts.append(definition[0] if isinstance(definition, list) else str(definition))
-        for ex in task["Positive Examples"] + task["Negative Examples"]:
-            texts.append(" ".join(str(ex.get(k) or "") for k in ("input", "output", "explanation")).strip())
-        texts += [f"{inst['input']} {inst['output'][0]}" for inst in task["Instances"]]
+    for task in Corpus(data_dir, "default").train_tasks(max_per_task=None):
+        texts.append(task.definition)
+        for ex in task.positive_examples + task.negative_examples:
+            texts.append(" ".join(str(x or "") for x in (ex.input, ex.output, ex.explanation)).strip())
+        texts += [f"{inst.input} {inst.output[0]}" for inst in task.instances]
     return [t for t in texts if t]
 
 
@@ -107,7 +106,7 @@ def register(name: str = TASK_NAME) -> str:
     vocab = tasks.deferred_vocabulary()  # resolved when the data is read, after every gin binding
 
     def dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.data.Dataset:
-        texts = training_texts(Path(str(tasks.data_dir())))
+        texts = training_texts(tasks.data_dir())
         pairs = list(pretraining_examples(texts, vocab.encode, vocab.vocab_size - 1))
         return tf.data.Dataset.from_tensor_slices({
             "inputs": tf.ragged.constant([p[0] for p in pairs], dtype=tf.int32),
@@ -153,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="where the pre-trained model (a model checkpoint) is written")
     p.add_argument("--gin", action="append", default=[], metavar="KEY=VALUE", help="extra gin bindings")
     args = p.parse_args(argv)
+    from snitk.natinst.corpus import Corpus
+
+    Corpus(args.data_dir, "default").task_names("train")  # a missing or malformed data dir fails here, in one line
     use_small_model_cpu_flags()
     bindings = list(args.gin)
     if args.data_dir is not None:
@@ -164,4 +166,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from snitk.entry import run_script
+
+    run_script(main, "python -m snitk.demo.pretrain")
