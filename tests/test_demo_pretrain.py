@@ -7,8 +7,6 @@ import json
 import random
 from pathlib import Path
 
-import numpy as np
-
 from snitk.demo import pretrain
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +78,7 @@ def test_pretrain_export_and_fine_tune_from_it(tmp_path):
     """Smoke scale: 3 pre-training steps, the export is a loadable model checkpoint holding the final
     parameters, and fine-tuning restores exactly those parameters before its first step."""
     from snitk.demo import run as demo
-    from snitk.models.checkpoint import load_model, load_vocab_identity
+    from snitk.models.checkpoint import fingerprint, load_model, load_vocab_identity
 
     from test_demo_job import SMOKE  # the demo job test's smoke-scale settings
 
@@ -91,21 +89,20 @@ def test_pretrain_export_and_fine_tune_from_it(tmp_path):
     _, trained = load_model(tmp_path / "pt")
     assert config.emb_dim == 128
     assert load_vocab_identity(out) == load_vocab_identity(tmp_path / "pt")
-    leaves = lambda tree: [np.asarray(x) for x in __import__("jax").tree_util.tree_leaves(tree)]  # noqa: E731
-    assert all(np.array_equal(a, b) for a, b in zip(leaves(params), leaves(trained)))
+    assert fingerprint(params) == fingerprint(trained)
     assert not (out.parent / "pretrained.tmp").exists()
 
     # a rerun resumes the finished pre-training and rewrites the export in place
     assert pretrain.main(["--model-dir", str(tmp_path / "pt"), "--out", str(out), *smoke]) == 0
     _, again = load_model(out)
-    assert all(np.array_equal(a, b) for a, b in zip(leaves(params), leaves(again)))
+    assert fingerprint(again) == fingerprint(params)
 
     # `snitk demo --pretrained`: with a zero learning rate the fine-tuned parameters are the pre-trained ones
     demo_out = tmp_path / "demo"
     assert demo.main(["--pretrained", str(out), "--output-dir", str(demo_out), "--no-ablation",
                       "--gin", "LEARNING_RATE = 0.0", *SMOKE]) == 0
     _, tuned = load_model(demo_out / "model")
-    assert all(np.array_equal(a, b) for a, b in zip(leaves(params), leaves(tuned)))
+    assert fingerprint(tuned) == fingerprint(params)
     assert json.loads((demo_out / "metrics.json").read_text())["model"]["n"] > 0
 
 

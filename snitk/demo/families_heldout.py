@@ -17,7 +17,8 @@ from typing import Callable
 
 from snitk.demo import words as W
 from snitk.demo.spec import Spec, custom
-from snitk.demo.world import (CAUSE_EFFECT, CLASSES, DIALOGUE_ACTS, FACTS, FEMALE, MALE, STATEMENTS, THINGS, capitalize, fact_sentence, fill_slots, profile_text, sample_facts, sample_profile)
+from snitk.demo.world import (CAUSE_EFFECT, CLASSES, DIALOGUE_ACTS, FACTS, FEMALE, MALE, STATEMENTS, capitalize,
+                              fact_sentence, facts_passage, fill_slots, profile_text, sample_facts, sample_profile)
 
 COREF = (  # {a}, {b}: the two people in order of mention; {pa}/{pb}: subject pronouns, {pb_obj}: object pronoun
     "{a} met {b} in {city}, and {pa} gave {pb_obj} a {fruit}.",
@@ -33,7 +34,7 @@ ARTICLE_NOUNS = ([w for w in W.ANIMALS + W.FRUITS + W.GENERAL if w[0] in "aeiou"
 
 def _entailment(rng: random.Random) -> tuple[str, str, bool]:
     name, facts = sample_facts(rng, rng.randint(2, 3))
-    premise = " ".join(fact_sentence(name, r, v) for r, v in facts.items())
+    premise = facts_passage(name, facts)
     rel = rng.choice(sorted(facts))
     holds = rng.random() < 0.5
     value = facts[rel] if holds else rng.choice([v for v in FACTS[rel][0] if v != facts[rel]])
@@ -72,7 +73,7 @@ def _dialogue(acts: dict[str, tuple[str, ...]]) -> Callable[[random.Random], tup
 
 def _answerability(rng: random.Random) -> tuple[str, str, bool]:
     name, facts = sample_facts(rng, 2)
-    passage = " ".join(fact_sentence(name, r, v) for r, v in facts.items())
+    passage = facts_passage(name, facts)
     answerable = rng.random() < 0.5
     rel = rng.choice(sorted(facts)) if answerable else rng.choice([r for r in FACTS if r not in facts])
     return passage, FACTS[rel][2].format(name=name), answerable

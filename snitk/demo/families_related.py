@@ -17,19 +17,21 @@ import random
 from snitk.demo import words as W
 from snitk.demo.spec import Spec, custom
 from snitk.demo.world import (CAUSE_EFFECT, CLASSES, DIALOGUE_ACTS, FACTS, FEMALE, MALE, capitalize, fact_sentence,
-                              fill_slots, profile_text, sample_facts, sample_profile)
+                              facts_passage, fill_slots, profile_text, sample_facts, sample_profile)
 
 # a deterministic reply for each dialogue act (dialogue generation)
 REPLIES = {"greeting": "Hello, nice to see you too!", "question": "Let me think about it.",
            "request": "Sure, here you are.", "thanks": "You are welcome!"}
 PAIR_TEMPLATES = ("{a} and {b} walked to the {noun} shop in {city}.", "{a} met {b} at the station in {city}.",
                   "{a} gave {b} a {fruit} in {city}.", "{a} and {b} watched a {animal} in {city}.")
+ONE_PERSON_TEMPLATES = ("{name} walked to the {noun} shop in {city}.", "{name} met the {animal} at the station in {city}.",
+                        "{name} gave the {animal} a {fruit} in {city}.", "{name} watched a {animal} in {city}.")
 
 
 def _passage_question(rng: random.Random) -> tuple[str, str, str]:
     name, facts = sample_facts(rng, rng.randint(2, 3))
     rel = rng.choice(sorted(facts))
-    return " ".join(fact_sentence(name, r, v) for r, v in facts.items()), FACTS[rel][2].format(name=name), facts[rel]
+    return facts_passage(name, facts), FACTS[rel][2].format(name=name), facts[rel]
 
 
 def _same_fact(rng: random.Random) -> tuple[str, str, bool]:
@@ -43,8 +45,7 @@ def _same_fact(rng: random.Random) -> tuple[str, str, bool]:
 def _one_person(rng: random.Random) -> tuple[str, bool]:
     female = rng.random() < 0.5
     name = rng.choice(FEMALE if female else MALE)
-    return fill_slots(rng, rng.choice(PAIR_TEMPLATES).replace("{a} and {b}", "{name}").replace("{a}", "{name}")
-                 .replace(" {b}", " the {animal}"), name=name), female
+    return fill_slots(rng, rng.choice(ONE_PERSON_TEMPLATES), name=name), female
 
 
 def _two_people(rng: random.Random) -> tuple[str, str, str]:
@@ -70,13 +71,13 @@ def _event_pair(rng: random.Random) -> tuple[str, str]:
     return capitalize(filled[0]) + ".", capitalize(filled[1]) + "."
 
 
-def _fact_sentence(rng: random.Random) -> tuple[str, str, str]:
+def _one_fact(rng: random.Random) -> tuple[str, str, str]:
     name, rel = rng.choice(W.NAMES), rng.choice(sorted(FACTS))
     return name, rel, rng.choice(FACTS[rel][0])
 
 
 def _rename(rng: random.Random) -> tuple[str, str, str]:
-    name, rel, value = _fact_sentence(rng)
+    name, rel, value = _one_fact(rng)
     return fact_sentence(name, rel, value), name, rng.choice([n for n in W.NAMES if n != name])
 
 
@@ -167,7 +168,7 @@ def related_specs() -> list[Spec]:
         # Question Generation
         custom("question_about_fact", "train",
                "Write the question that the given sentence answers.", "Question Generation",
-               _fact_sentence, lambda p: fact_sentence(*p), lambda p: FACTS[p[1]][2].format(name=p[0]),
+               _one_fact, lambda p: fact_sentence(*p), lambda p: FACTS[p[1]][2].format(name=p[0]),
                [(lambda p: fact_sentence(*p), "This is the sentence, not a question.")], "\"{answer}\"", **gen),
         # Sentence Perturbation
         custom("change_the_name", "train",
@@ -201,6 +202,6 @@ def related_specs() -> list[Spec]:
         # Punctuation Error Detection
         custom("add_the_final_period", "train",
                "The final period of the sentence is missing. Output the sentence with the period.",
-               "Punctuation Error Detection", _fact_sentence, lambda p: fact_sentence(*p)[:-1], lambda p: fact_sentence(*p),
+               "Punctuation Error Detection", _one_fact, lambda p: fact_sentence(*p)[:-1], lambda p: fact_sentence(*p),
                [(lambda p: fact_sentence(*p)[:-1], "The period is still missing.")], "\"{answer}\"", **gen),
     ]

@@ -49,6 +49,7 @@ THINGS = "bottle candle mirror pencil glass plate cup lamp clock camera ticket w
 
 
 def fill_slots(rng: random.Random, text: str, **fixed: str) -> str:
+    """`text` with its {name}, {noun}, {fruit}, {city}, {sport} and {animal} slots drawn (`fixed` ones given)."""
     slots = {"name": rng.choice(W.NAMES), "noun": rng.choice(THINGS), "fruit": rng.choice(W.FRUITS),
              "city": rng.choice(W.CITIES), "sport": rng.choice(W.SPORTS), "animal": rng.choice(W.ANIMALS)}
     slots.update(fixed)
@@ -56,24 +57,34 @@ def fill_slots(rng: random.Random, text: str, **fixed: str) -> str:
 
 
 def capitalize(text: str) -> str:
+    """`text` with its first letter upper-cased (the rest unchanged, unlike `str.capitalize`)."""
     return text[0].upper() + text[1:]
 
 
 # ------------------------------------------------------------------------------------------- samplers
 def sample_facts(rng: random.Random, n: int) -> tuple[str, dict[str, str]]:
+    """A person and `n` of their facts `{relation: value}`."""
     name = rng.choice(W.NAMES)
     rels = rng.sample(sorted(FACTS), n)
     return name, {r: rng.choice(FACTS[r][0]) for r in rels}
 
 
 def fact_sentence(name: str, rel: str, value: str) -> str:
+    """The sentence stating one fact ("Anna lives in Paris.")."""
     return FACTS[rel][1].format(name=name, v=value)
 
 
+def facts_passage(name: str, facts: dict[str, str]) -> str:
+    """The sentences of all of a person's facts, in order."""
+    return " ".join(fact_sentence(name, rel, value) for rel, value in facts.items())
+
+
 def sample_profile(rng: random.Random) -> tuple[str, dict[str, str]]:
+    """A person with a job, a city and a pet."""
     return rng.choice(W.NAMES), {r: rng.choice(FACTS[r][0]) for r in ("job", "city", "pet")}
 
 
 def profile_text(p: tuple[str, dict[str, str]]) -> str:
+    """The short profile text of `sample_profile`'s person."""
     name, f = p
     return f"{name} works as a {f['job']} in {f['city']}. {name} has a {f['pet']} and walks it every evening."
