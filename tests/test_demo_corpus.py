@@ -4,6 +4,7 @@ tasks solvable from their definitions, prompts short enough for the CPU demo."""
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 
@@ -386,3 +387,36 @@ def test_categories_design_holds_out_whole_categories_mirroring_the_real_default
     scores = {kind: run_baseline(kind, "default", test_dir, tmp_path / kind, n_resamples=10)["overall"]["rougeL"]
               for kind in ("copy_input", "copy_demo")}
     assert 10 <= scores["copy_input"] <= 25 and 20 <= scores["copy_demo"] <= 35, scores
+
+
+def test_label_tasks_name_their_labels_and_need_the_definition_to_pick_them():
+    """The categories design's label tasks (`families_labels`): every output is one of the two words the
+    definition quotes, labels are balanced, no label word is a held-out task's label, and each condition is
+    asked with several label pairs (so the input alone does not tell the answer) while label pairs recur
+    across conditions (so the label alone does not tell the condition)."""
+    from snitk.demo.families_heldout import heldout_specs
+    from snitk.demo.families_labels import CONDITIONS, label_specs
+
+    specs = label_specs()
+    assert all(s.split == "train" for s in specs)
+    held_labels = set()
+    for spec in heldout_specs():
+        if spec.family == "classification":
+            held_labels |= {spec.solve(spec.sample(random.Random(i))) for i in range(300)}
+    assert {"yes", "no", "cause", "effect", "greeting", "answerable"} <= held_labels
+    pairs_of: dict[str, set] = {}
+    conditions_of: dict[frozenset, set] = {}
+    for spec in specs:
+        task = generate.build_task(f"task9999_demo_{spec.slug}", spec, reserved=set(), num_instances=40)
+        quoted = set(re.findall(r'"([^"]+)"', spec.definition))
+        outputs = [i["output"][0] for i in task["Instances"]]
+        assert set(outputs) <= quoted and not quoted & held_labels, spec.slug
+        assert all(e["output"] in quoted for e in task["Positive Examples"] + task["Negative Examples"]), spec.slug
+        counts = [outputs.count(label) for label in set(outputs)]
+        assert len(counts) == len(quoted) and max(counts) - min(counts) <= 1, (spec.slug, counts)
+        if spec.slug.startswith("label_"):
+            cond = next(c.slug for c in CONDITIONS if spec.slug.startswith(f"label_{c.slug}_"))
+            pairs_of.setdefault(cond, set()).add(frozenset(quoted))
+            conditions_of.setdefault(frozenset(quoted), set()).add(cond)
+    assert len(pairs_of) == len(CONDITIONS) and all(len(p) >= 3 for p in pairs_of.values())
+    assert sum(len(c) > 1 for c in conditions_of.values()) >= 5

@@ -27,7 +27,8 @@ Design (why a tiny model trained for minutes can generalise to the held-out task
   training tasks, the data-to-text templates leave training, and training gains tasks in the real
   benchmark's neighbouring *training* categories over the same world (question answering, text
   matching, gender classification, word semantics, dialogue generation, question generation, sentence
-  perturbation, summarization, text completion, POS tagging, punctuation; `families_related`). Its
+  perturbation, summarization, text completion, POS tagging, punctuation; `families_related`) and
+  classification tasks whose label words only their definitions name (`families_labels`). Its
   heuristics land near their values on the real benchmark (see README "The demo"); the demo's model does
   not transfer to it yet.
 
@@ -55,6 +56,7 @@ from pathlib import Path
 from typing import Sequence
 
 from snitk.demo.families_heldout import heldout_specs
+from snitk.demo.families_labels import label_specs
 from snitk.demo.families_lists import arithmetic_specs, number_specs
 from snitk.demo.families_related import related_specs
 from snitk.demo.families_text import classification_specs, data_to_text_specs, extraction_specs
@@ -95,7 +97,8 @@ def all_specs(held_out: str = "variants") -> list[Spec]:
         specs = english + data_to_text_specs() + xlingual_specs()
     else:
         held = heldout_specs() + [s for s in data_to_text_specs() if s.split in HELD_OUT]
-        specs = [dataclasses.replace(s, split="train") for s in english] + related_specs() + held + xlingual_specs()
+        specs = ([dataclasses.replace(s, split="train") for s in english] + related_specs() + label_specs() + held
+                 + xlingual_specs())
         held_categories = {s.category for s in held}
         clash = [s.slug for s in specs if s.split == "train" and s.category in held_categories]
         if clash:
