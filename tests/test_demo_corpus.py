@@ -390,12 +390,12 @@ def test_categories_design_holds_out_whole_categories_mirroring_the_real_default
 
 
 def test_label_tasks_name_their_labels_and_need_the_definition_to_pick_them():
-    """The categories design's label tasks (`families_labels`): every output is one of the two words the
+    """The categories design's label tasks (`families_labels`): every output is one of the words the
     definition quotes, labels are balanced, no label word is a held-out task's label, and each condition is
-    asked with several label pairs (so the input alone does not tell the answer) while label pairs recur
-    across conditions (so the label alone does not tell the condition)."""
+    asked with several label pairs (so the input alone does not tell the answer), curated pairs recurring
+    across conditions and everyday-word pairs each used by one condition only."""
     from snitk.demo.families_heldout import heldout_specs
-    from snitk.demo.families_labels import CONDITIONS, label_specs
+    from snitk.demo.families_labels import CONDITIONS, PAIRS_PER_CONDITION, RANDOM_PAIRS_PER_CONDITION, label_specs
 
     specs = label_specs()
     assert all(s.split == "train" for s in specs)
@@ -418,5 +418,8 @@ def test_label_tasks_name_their_labels_and_need_the_definition_to_pick_them():
             cond = next(c.slug for c in CONDITIONS if spec.slug.startswith(f"label_{c.slug}_"))
             pairs_of.setdefault(cond, set()).add(frozenset(quoted))
             conditions_of.setdefault(frozenset(quoted), set()).add(cond)
-    assert len(pairs_of) == len(CONDITIONS) and all(len(p) >= 3 for p in pairs_of.values())
-    assert sum(len(c) > 1 for c in conditions_of.values()) >= 5
+    assert len(pairs_of) == len(CONDITIONS)
+    assert all(len(p) == PAIRS_PER_CONDITION + RANDOM_PAIRS_PER_CONDITION for p in pairs_of.values())
+    assert sum(len(c) > 1 for c in conditions_of.values()) >= 5  # curated pairs answer several conditions
+    once = [pair for pair, conds in conditions_of.items() if len(conds) == 1]
+    assert len(once) >= len(CONDITIONS) * RANDOM_PAIRS_PER_CONDITION  # the everyday-word pairs, one condition each

@@ -6,8 +6,9 @@ instruction-tuned on them learns to answer a new classification task with one of
 definition names, the first thing an unseen category asks of it. A demo model trained on a few fixed
 label pairs instead answers an unseen category with the words of the training task whose input looks
 alike. These tasks teach the former: the same condition over the same inputs is asked with different
-label words, and the same label words answer different conditions, so neither the input nor the label
-alone tells the answer; the definition does. Their label words are none of the held-out tasks'.
+label words (curated pairs shared with other conditions, and pairs of everyday words that no other task
+uses), so the input does not tell the answer; the definition does. Their label words are none of the
+held-out tasks'.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Callable
 from snitk.demo import spec as S
 from snitk.demo import words as W
 from snitk.demo.spec import Spec, custom
-from snitk.demo.world import FACTS, FEMALE, MALE, fill_slots, facts_passage, sample_facts
+from snitk.demo.world import FACTS, FEMALE, MALE, facts_passage, fill_slots, sample_facts
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,13 @@ LABEL_PAIRS = (("keep", "drop"), ("high", "low"), ("pass", "fail"), ("accept", "
                ("A", "B"), ("1", "0"), ("plus", "minus"), ("many", "few"), ("north", "south"), ("alpha", "beta"),
                ("T", "F"), ("Y", "N"), ("agree", "disagree"), ("sun", "moon"), ("light", "dark"), ("open", "closed"),
                ("good", "bad"), ("right", "wrong"))
+PAIRS_PER_CONDITION = 3  # of these pairs, each condition is asked with
+# ... and with pairs of everyday words of its own, so that the label words of a task cannot be memorised
+RANDOM_PAIRS_PER_CONDITION = 3
+LABELS_PER_TASK_INSTANCES = 75  # instances of each two-label task (half the demo's usual 150: there are many)
 DEFINITIONS = ("Answer \"{x}\" if {cond}, otherwise answer \"{y}\".",
                "Output \"{y}\" unless {cond}; in that case output \"{x}\".",
                "Label the input \"{x}\" when {cond} and \"{y}\" when not.")
-# how many label pairs each condition is asked with
-PAIRS_PER_CONDITION = 3
 
 # Multi-way tasks: the kind of a word or the fact a sentence states, under label words each task names.
 KIND_LABELS = ({"animal": "creature", "fruit": "food", "color": "shade", "city": "place", "job": "work"},
@@ -115,7 +118,8 @@ def _binary(cond: Condition, pair: tuple[str, str], style: int) -> Spec:
     return custom(f"label_{cond.slug}_{x.lower()}_{y.lower()}", "train", definition, "Text Categorization",
                   cond.sample, cond.render, lambda p: x if cond.holds(p) else y,
                   [(lambda p: y if cond.holds(p) else x, "The definition names the other label for this input.")],
-                  "The answer is \"{answer}\".", family="classification", reasoning=("Deductive Reasoning",))
+                  "The answer is \"{answer}\".", family="classification", reasoning=("Deductive Reasoning",),
+                  extra={"instances": LABELS_PER_TASK_INSTANCES})
 
 
 def _kind(labels: dict[str, str], n: int) -> Spec:
@@ -124,7 +128,8 @@ def _kind(labels: dict[str, str], n: int) -> Spec:
         return rng.choice(KINDS[kind]), kind, rng.choice(W.NAMES)
 
     return custom(f"kind_label_{n}", "train",
-                  f"Classify the word that the person wrote as {_quoted(labels)}, for an animal, a fruit, a color, a city and a job.",
+                  f"Classify the word that the person wrote as {_quoted(labels)}, for an animal, a fruit, a color, "
+                  "a city and a job.",
                   "Word Semantics", sample, lambda p: f"{p[2]} wrote the word {p[0]}.", lambda p: labels[p[1]],
                   [(lambda p: labels["city" if p[1] != "city" else "job"], "The word is another kind of thing.")],
                   "The label is \"{answer}\".", family="classification", reasoning=("Deductive Reasoning",))
@@ -143,13 +148,24 @@ def _fact(labels: dict[str, str], n: int) -> Spec:
                   "\"{answer}\"", family="classification", reasoning=("Deductive Reasoning",))
 
 
+def _random_pairs(n: int) -> list[tuple[str, str]]:
+    """`n` pairs of distinct everyday words, none in two pairs (from the part of `W.GENERAL` that no input here
+    draws from, less the curated label words)."""
+    pool = [w for w in W.GENERAL[150:] if w not in {x for p in LABEL_PAIRS for x in p}]
+    words = random.Random("snitk demo label words").sample(pool, 2 * n)
+    return list(zip(words[::2], words[1::2]))
+
+
 def label_specs() -> list[Spec]:
     """Each condition with `PAIRS_PER_CONDITION` label pairs (rotating through `LABEL_PAIRS`, so each pair
-    answers a different condition each time), plus the multi-way tasks."""
+    answers a different condition each time) and `RANDOM_PAIRS_PER_CONDITION` pairs of its own, plus the
+    multi-way tasks."""
     specs = []
+    fresh = iter(_random_pairs(len(CONDITIONS) * RANDOM_PAIRS_PER_CONDITION))
     for i, cond in enumerate(CONDITIONS):
-        for j in range(PAIRS_PER_CONDITION):
-            pair = LABEL_PAIRS[(i * PAIRS_PER_CONDITION + j * 7) % len(LABEL_PAIRS)]
+        pairs = [LABEL_PAIRS[(i * PAIRS_PER_CONDITION + j * 7) % len(LABEL_PAIRS)] for j in range(PAIRS_PER_CONDITION)]
+        pairs += [next(fresh) for _ in range(RANDOM_PAIRS_PER_CONDITION)]
+        for j, pair in enumerate(pairs):
             specs.append(_binary(cond, pair, i + j))
     specs += [_kind(labels, n) for n, labels in enumerate(KIND_LABELS, 1)]
     specs += [_fact(labels, n) for n, labels in enumerate(FACT_LABELS, 1)]
