@@ -59,6 +59,7 @@ def _record(rng: random.Random) -> dict[str, Any]:
     return {"name": rng.choice(W.NAMES), "age": rng.randint(18, 70), "city": rng.choice(W.CITIES)}
 
 
+EUROPE = set("Paris London Berlin Madrid Rome Vienna Prague Dublin Lisbon Oslo Athens Warsaw Helsinki Zurich".split())
 CONDITIONS = (
     Condition("number_above_50", "the list contains a number greater than 50",
               lambda rng: S.numbers(rng, 3, 5, 60), S.as_text("comma"), lambda p: max(p) > 50),
@@ -82,7 +83,6 @@ CONDITIONS = (
               lambda rng: (rng.choice(W.NAMES), rng.choice(W.CITIES)),
               lambda p: FACTS["city"][1].format(name=p[0], v=p[1]), lambda p: p[1] in EUROPE),
 )
-EUROPE = set("Paris London Berlin Madrid Rome Vienna Prague Dublin Lisbon Oslo Athens Warsaw Helsinki Zurich".split())
 
 # label words (said when the condition holds, when it does not): none is a held-out task's label
 LABEL_PAIRS = (("keep", "drop"), ("high", "low"), ("pass", "fail"), ("accept", "reject"), ("on", "off"),
