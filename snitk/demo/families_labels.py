@@ -20,7 +20,7 @@ from typing import Any, Callable
 from snitk.demo import spec as S
 from snitk.demo import words as W
 from snitk.demo.spec import Spec, custom
-from snitk.demo.world import FACTS, FEMALE, MALE, facts_passage, fill_slots, sample_facts
+from snitk.demo.world import FACTS, FEMALE, MALE, facts_passage, fill_slots, sample_facts, sample_thing
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,6 @@ KIND_LABELS = ({"animal": "creature", "fruit": "food", "color": "shade", "city":
                {"animal": "beast", "fruit": "snack", "color": "paint", "city": "town", "job": "trade"})
 FACT_LABELS = ({"city": "home", "job": "work", "sport": "game", "pet": "pets", "color": "taste"},
                {"city": "where", "job": "occupation", "sport": "hobby", "pet": "companion", "color": "favorite"})
-KINDS = {"animal": W.ANIMALS, "fruit": W.FRUITS, "color": W.COLORS, "city": W.CITIES, "job": W.JOBS}
 
 
 def _quoted(labels: dict[str, str]) -> str:
@@ -123,14 +122,10 @@ def _binary(cond: Condition, pair: tuple[str, str], style: int) -> Spec:
 
 
 def _kind(labels: dict[str, str], n: int) -> Spec:
-    def sample(rng: random.Random) -> tuple[str, str, str]:
-        kind = rng.choice(sorted(KINDS))
-        return rng.choice(KINDS[kind]), kind, rng.choice(W.NAMES)
-
     return custom(f"kind_label_{n}", "train",
                   f"Classify the word that the person wrote as {_quoted(labels)}, for an animal, a fruit, a color, "
                   "a city and a job.",
-                  "Word Semantics", sample, lambda p: f"{p[2]} wrote the word {p[0]}.", lambda p: labels[p[1]],
+                  "Word Semantics", sample_thing, lambda p: f"{p[2]} wrote the word {p[0]}.", lambda p: labels[p[1]],
                   [(lambda p: labels["city" if p[1] != "city" else "job"], "The word is another kind of thing.")],
                   "The label is \"{answer}\".", family="classification", reasoning=("Deductive Reasoning",))
 

@@ -16,8 +16,8 @@ import random
 
 from snitk.demo import words as W
 from snitk.demo.spec import Spec, custom
-from snitk.demo.world import (CAUSE_EFFECT, CLASSES, DIALOGUE_ACTS, FACTS, FEMALE, MALE, capitalize, fact_sentence,
-                              facts_passage, fill_slots, profile_text, sample_facts, sample_profile)
+from snitk.demo.world import (CAUSE_EFFECT, DIALOGUE_ACTS, FACTS, FEMALE, MALE, capitalize, fact_sentence, facts_passage,
+                              fill_slots, profile_text, sample_facts, sample_profile, sample_thing)
 
 # a deterministic reply for each dialogue act (dialogue generation)
 REPLIES = {"greeting": "Hello, nice to see you too!", "question": "Let me think about it.",
@@ -53,11 +53,6 @@ def _two_people(rng: random.Random) -> tuple[str, str, str]:
     woman, man = rng.choice(FEMALE), rng.choice(MALE)
     a, b = (woman, man) if rng.random() < 0.5 else (man, woman)
     return fill_slots(rng, rng.choice(PAIR_TEMPLATES), a=a, b=b), woman, man
-
-
-def _thing(rng: random.Random) -> tuple[str, str, str]:
-    kind = rng.choice(sorted(CLASSES))
-    return rng.choice(CLASSES[kind]), kind, rng.choice(W.NAMES)
 
 
 def _utterance(rng: random.Random) -> tuple[str, str]:
@@ -151,7 +146,7 @@ def related_specs() -> list[Spec]:
         # Word Semantics
         custom("kind_of_thing", "train",
                "What kind of thing is the word in quotes? Answer \"animal\", \"fruit\", \"color\", \"city\" or \"job\".",
-               "Word Semantics", _thing, lambda p: f"{p[2]} said the word \"{p[0]}\".", lambda p: p[1],
+               "Word Semantics", sample_thing, lambda p: f"{p[2]} said the word \"{p[0]}\".", lambda p: p[1],
                [(lambda p: "city" if p[1] != "city" else "job", "The word is something else.")],
                "It is a {answer}.", **cls),
         # Dialogue Generation

@@ -79,6 +79,12 @@ def facts_passage(name: str, facts: dict[str, str]) -> str:
     return " ".join(fact_sentence(name, rel, value) for rel, value in facts.items())
 
 
+def sample_thing(rng: random.Random) -> tuple[str, str, str]:
+    """A word of one of the `CLASSES`, its class, and a person who says or writes it."""
+    kind = rng.choice(sorted(CLASSES))
+    return rng.choice(CLASSES[kind]), kind, rng.choice(W.NAMES)
+
+
 def sample_profile(rng: random.Random) -> tuple[str, dict[str, str]]:
     """A person with a job, a city and a pet."""
     return rng.choice(W.NAMES), {r: rng.choice(FACTS[r][0]) for r in ("job", "city", "pet")}
