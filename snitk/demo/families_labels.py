@@ -118,7 +118,7 @@ def _binary(cond: Condition, pair: tuple[str, str], style: int) -> Spec:
                   cond.sample, cond.render, lambda p: x if cond.holds(p) else y,
                   [(lambda p: y if cond.holds(p) else x, "The definition names the other label for this input.")],
                   "The answer is \"{answer}\".", family="classification", reasoning=("Deductive Reasoning",),
-                  extra={"instances": LABELS_PER_TASK_INSTANCES})
+                  num_instances=LABELS_PER_TASK_INSTANCES)
 
 
 def _kind(labels: dict[str, str], n: int) -> Spec:

@@ -245,7 +245,7 @@ def build_corpus(seed: int = SEED, num_instances: int = NUM_INSTANCES, dev: bool
     for name in order:
         spec = named[name]
         tasks[name] = build_task(name, spec, reserved=reserved if spec.split == "train" else set(), seed=seed,
-                                 num_instances=min(num_instances, spec.extra.get("instances", num_instances)))
+                                 num_instances=min(num_instances, spec.num_instances or num_instances))
         if spec.split in HELD_OUT:
             task = tasks[name]
             examples = task["Positive Examples"] + task["Negative Examples"] if held_out == "categories" else []

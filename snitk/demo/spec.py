@@ -29,6 +29,7 @@ class Spec:
     domains: tuple[str, ...] = ("Miscellaneous",)
     language: str = "English"
     family: str = "misc"
+    num_instances: int | None = None  # instances of this task (None: the corpus's count; never more than it)
     extra: dict = field(default_factory=dict)
 
 
