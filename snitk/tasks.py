@@ -168,16 +168,13 @@ class _DeferredVocabulary(seqio.SentencePieceVocabulary):
 _DEFERRED_VOCAB: _DeferredVocabulary | None = None
 
 
-def _deferred_vocab() -> _DeferredVocabulary:
+def deferred_vocabulary() -> seqio.Vocabulary:
+    """The vocabulary `vocabulary()` gives, resolved on first use (so gin bindings made later apply); one
+    shared instance."""
     global _DEFERRED_VOCAB
     if _DEFERRED_VOCAB is None:
         _DEFERRED_VOCAB = _DeferredVocabulary()
     return _DEFERRED_VOCAB
-
-
-def deferred_vocabulary() -> seqio.Vocabulary:
-    """The vocabulary `vocabulary()` gives, resolved on first use (so gin bindings made later apply)."""
-    return _deferred_vocab()
 
 
 @dataclass(frozen=True)
@@ -320,7 +317,7 @@ def register(track: str, encoding: str, *, data_dir: str | os.PathLike | None = 
     if name in seqio.TaskRegistry.names():
         log.info("re-registering seqio task %s with %s", name, sel)
         seqio.TaskRegistry.remove(name)
-    seq_vocab = get_vocabulary(vocab).to_seqio() if vocab else _deferred_vocab()
+    seq_vocab = get_vocabulary(vocab).to_seqio() if vocab else deferred_vocabulary()
     features = {
         "inputs": seqio.Feature(vocabulary=seq_vocab, add_eos=True, required=True),
         "targets": seqio.Feature(vocabulary=seq_vocab, add_eos=True),
