@@ -354,6 +354,7 @@ def test_categories_design_holds_out_whole_categories_mirroring_the_real_default
     is in any of them, training is byte-identical between test and development variants, nothing leaks, and
     the two heuristics land near their real-benchmark values (copy_input 14.2, copy_demo 28.5)."""
     from snitk.demo.families_heldout import CATEGORIES
+    from snitk.demo.families_labels import LABELS_PER_TASK_INSTANCES
     from snitk.eval.baselines import run_baseline
 
     test_dir, dev_dir = tmp_path / "test", tmp_path / "dev"
@@ -372,6 +373,9 @@ def test_categories_design_holds_out_whole_categories_mirroring_the_real_default
     # as on the real benchmark, neighbouring training categories read the held-out categories' kinds of text
     assert {"Question Answering", "Text Matching", "Gender Classification", "Word Semantics", "Summarization",
             "Question Generation", "Dialogue Generation"} <= {t["Categories"][0] for t in train_tasks}
+    # a task's own instance count (the many two-label tasks of families_labels) reaches the written corpus
+    sizes = {len(t["Instances"]) for n, t in zip(train, train_tasks) if "_demo_label_" in n}
+    assert sizes == {LABELS_PER_TASK_INSTANCES}
     for d in (test_dir, dev_dir):  # every label and output, re-derived from the input alone
         names = _split("default", "test", d)
         _check_solvers(d, [n for n in names if "cause" not in n], CATEGORY_SOLVERS)
