@@ -1,12 +1,16 @@
-"""`snitk demo` end to end at smoke scale: train a few steps, evaluate, score baselines, write the outputs."""
+"""`snitk demo` end to end at smoke scale: fine-tune the shipped pre-trained model a few steps (or train from
+scratch), evaluate, score baselines, write the outputs."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from PIL import Image
 
 from snitk.demo import run as demo
+from snitk.demo.pretrain import SHIPPED
+from snitk.errors import ConfigError
 
 SMOKE = ["--gin", "TRAIN_STEPS = 3", "--gin", "SAVE_PERIOD = 3", "--gin", "BATCH_SIZE = 8",
          "--gin", "TASK_FEATURE_LENGTHS = {'inputs': 192, 'targets': 16}",
@@ -18,12 +22,13 @@ def test_demo_job_writes_metrics_report_and_plot(tmp_path, capsys):
     assert demo.main(["--output-dir", str(out), "--no-ablation", *SMOKE]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"model", "copy_demo", "copy_input", "per_task"}
-    held_out = 14 * 2  # 14 held-out default-track demo tasks, 2 instances each
+    held_out = 12 * 2  # 12 held-out default-track demo tasks (one per evaluation category), 2 instances each
     for system in ("model", "copy_demo", "copy_input"):
         assert set(metrics[system]) == {"rougeL", "exact_match", "n"}
         assert metrics[system]["n"] == held_out
         assert 0.0 <= metrics[system]["rougeL"] <= 100.0
-    assert len(metrics["per_task"]) == 14
+    assert len(metrics["per_task"]) == 12
+    assert f"INIT_CHECKPOINT = '{SHIPPED}'" in (out / "model" / "config.gin").read_text()  # the shipped model
     assert all(set(row) == {"model", "copy_demo", "copy_input"} for row in metrics["per_task"].values())
     # copy_input copies the instance input, so its per-task scores are those of the baseline's own metrics.json
     own = json.loads((out / "eval_copy_input" / "metrics.json").read_text())["per_task"]
@@ -60,6 +65,19 @@ def test_demo_job_writes_metrics_report_and_plot(tmp_path, capsys):
     assert (out / "model" / "metrics.jsonl").read_text() == log_before  # not trained again
     with Image.open(out / "demo.png") as image:
         assert image.size[0] > 1500  # the third panel
+
+
+def test_from_scratch_starts_from_random_weights_and_another_vocabulary_needs_it(tmp_path, monkeypatch):
+    out = tmp_path / "scratch"
+    assert demo.main(["--output-dir", str(out), "--no-ablation", "--from-scratch", *SMOKE]) == 0
+    assert "INIT_CHECKPOINT = None" in (out / "model" / "config.gin").read_text()
+    assert json.loads((out / "metrics.json").read_text())["model"]["n"] == 12 * 2
+    other = tmp_path / "other.model"
+    other.write_bytes(b"not the bundled vocabulary")
+    monkeypatch.setenv("SNITK_VOCAB", str(other))
+    with pytest.raises(ConfigError, match="--from-scratch"):
+        demo.main(["--output-dir", str(tmp_path / "other"), *SMOKE])
+    assert not (tmp_path / "other").exists()
 
 
 def test_per_task_table_merges_systems():

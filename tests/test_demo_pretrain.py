@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
+
+import jax
+import numpy as np
 
 from snitk.demo import pretrain
 
@@ -64,6 +68,45 @@ def test_pretraining_text_is_the_training_tasks_only():
     train = (TASKS / "splits" / "default" / "train_tasks.txt").read_text().split()
     first = json.loads((TASKS / f"{train[0]}.json").read_text())
     assert first["Definition"][0] in texts
+
+
+def test_task_documents_hold_every_instance_once_after_the_definition():
+    pairs = [(f"in {i}", f"out {i}") for i in range(10)]
+    docs = pretrain.task_documents("Do it.", pairs, random.Random(0), per_document=4)
+    assert [len(d.split(" Input: ")) - 1 for d in docs] == [4, 4, 2]
+    assert all(d.startswith("Do it. Input: ") for d in docs)
+    found = re.findall(r"Input: (in \d+) Output: (out \d+)", " ".join(docs))
+    assert sorted(found) == sorted(pairs) and all(x[3:] == y[4:] for x, y in found)  # each pair kept together
+    assert found != pairs  # a seeded order, not file order
+    assert docs == pretrain.task_documents("Do it.", pairs, random.Random(0), per_document=4)
+
+
+def test_pretraining_documents_are_the_training_tasks_only():
+    texts = pretrain.training_texts(TASKS)
+    docs = " ".join(t for t in texts if " Input: " in t)
+    train = (TASKS / "splits" / "default" / "train_tasks.txt").read_text().split()
+    first = json.loads((TASKS / f"{train[0]}.json").read_text())
+    inst = first["Instances"][0]
+    assert f"Input: {inst['input']} Output: {inst['output'][0]}" in docs
+    for name in (TASKS / "splits" / "default" / "test_tasks.txt").read_text().split():
+        task = json.loads((TASKS / f"{name}.json").read_text())
+        assert task["Definition"][0] not in docs
+        assert not any(f"Input: {i['input']} " in docs for i in task["Instances"]), name
+
+
+def test_shipped_pretrained_model_loads_and_matches_the_bundled_vocabulary():
+    """`snitk/assets/demo_pretrained` (what `snitk demo` fine-tunes): a model checkpoint of the demo model's
+    shape, trained with the bundled vocabulary (by sha256), loadable without its optimizer state."""
+    from snitk.models.checkpoint import load_model, load_vocab_identity
+    from snitk.vocab import DEMO_VOCAB, Vocabulary
+    from snitk.vocab_identity import sha256_file
+
+    config, params = load_model(pretrain.SHIPPED)
+    assert (config.emb_dim, config.num_encoder_layers, config.num_decoder_layers) == (128, 2, 2)
+    assert config.vocab_size == -(-Vocabulary(DEMO_VOCAB).vocab_size // 128) * 128
+    assert load_vocab_identity(pretrain.SHIPPED)["sha256"] == sha256_file(DEMO_VOCAB)
+    leaves = [x for x in jax.tree_util.tree_leaves(params)]
+    assert sum(x.size for x in leaves) > 1_000_000 and all(np.isfinite(np.asarray(x)).all() for x in leaves)
 
 
 def test_examples_alternate_objectives_and_skip_tiny_texts():

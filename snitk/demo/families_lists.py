@@ -1,7 +1,8 @@
 """Demo task families over number lists: list operations and arithmetic (word lists: `families_words`).
 
-Held-out ("test") tasks are new variants of skills that training covers: training sorts ascending,
-the test sorts descending; training picks the largest number, the test the smallest; and so on.
+In the `--held-out variants` design, held-out ("test") tasks are new variants of skills that training
+covers: training sorts ascending, the test sorts descending; training picks the largest number, the test
+the smallest; and so on. In the bundled (`categories`) design all of them are training tasks.
 """
 
 from __future__ import annotations

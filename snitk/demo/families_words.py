@@ -1,6 +1,6 @@
 """Demo task families over word lists: string edits, selection and counting (Program Execution).
 
-All of them are training tasks in the `--held-out categories` design; in the bundled (variants) design a
+All of them are training tasks in the bundled (`categories`) design; in the `--held-out variants` design a
 few are held out or development variants (training keeps the first words, the test the last ones, ...).
 """
 

@@ -4,38 +4,32 @@ Writes task files in the exact natural-instructions schema and layout (`OUT/*.js
 `OUT/splits/{default,xlingual}/{train,test,excluded}_tasks.txt`). Deterministic: every task has its
 own `random.Random` seeded from (seed, task name), so the output is a pure function of the code.
 
-Design (why a tiny model trained for minutes can generalise to the held-out tasks):
-- Held-out tasks are *different tasks* that recombine skills training covers (training sorts
-  ascending, the test sorts descending; training finds the longest word, the test the shortest;
-  training extracts animals, cities, names and colours, the test fruits; ...). Their definitions are
-  phrased like the training ones, so reading the definition and the two examples is enough.
+Design of the bundled corpus (`--held-out categories`, the default): like the real default track, the
+held-out tasks are whole categories that no training task belongs to, mirroring its 12 evaluation
+categories (textual entailment, cause-effect classification, coreference, dialogue acts, answerability,
+word analogy, overlap extraction, keyword tagging, question rewriting, title generation, data to text,
+grammar error correction; `families_heldout`), one test and one development task each, so that the
+heuristics land near their values on the real benchmark. Training covers the skills they need from other
+categories: transformations and extractions over number lists, word lists, records and sentences
+(`families_lists`, `families_words`, ...), the real benchmark's neighbouring *training* categories over
+the same world (question answering, text matching, gender classification, word semantics, dialogue
+generation, question generation, sentence perturbation, summarization, text completion, POS tagging,
+punctuation; `families_related`) and classification tasks whose label words only their definitions name
+(`families_labels`).
 - Classification tasks have balanced labels (a seeded order), so no label is favoured by chance.
-- Most held-out outputs are instance-specific and reuse input tokens, so copying the first
-  demonstration's output (the copy_demo baseline) scores low while partial ROUGE-L credit is reachable.
-- Training includes plain copy tasks (repeat a list, a record's values, a sentence) besides the
-  transformations, so a small model learns the copy mechanism early; it is what earns partial
-  credit on the held-out tasks before the model follows their instructions exactly.
-- Prompts are short (a one- or two-sentence definition, inputs of a few words or numbers): about
-  90 demo-vocabulary tokens on average with def_pos2, at most ~170; targets at most ~21 tokens.
-- No held-out instance input occurs as an instance or example input of any training task.
+- Prompts are short (a one- or two-sentence definition, inputs of a few words or numbers), so that a tiny
+  model fine-tunes on many of them in the CPU demo's minutes.
+- No held-out instance or example input occurs as an instance or example input of any training task.
 
-- `--held-out categories` writes the other design: like the real default track, the held-out tasks are
-  whole categories that no training task belongs to, mirroring its 12 evaluation categories (textual
-  entailment, cause-effect classification, coreference, dialogue acts, answerability, word analogy,
-  overlap extraction, keyword tagging, question rewriting, title generation, data to text, grammar error
-  correction; `families_heldout`), one test and one development task each; the variants above become
-  training tasks, the data-to-text templates leave training, and training gains tasks in the real
-  benchmark's neighbouring *training* categories over the same world (question answering, text
-  matching, gender classification, word semantics, dialogue generation, question generation, sentence
-  perturbation, summarization, text completion, POS tagging, punctuation; `families_related`) and
-  classification tasks whose label words only their definitions name (`families_labels`). Its
-  heuristics land near their values on the real benchmark; a pre-trained demo model fine-tuned on it is
-  level with copy_demo on its test tasks and below both heuristics on development (README "The demo").
+`--held-out variants` writes the first design, kept for comparison: the held-out tasks are *different
+tasks* that recombine skills training covers (training sorts ascending, the test sorts descending;
+training extracts animals, cities, names and colours, the test fruits; ...), in training categories, with
+instance-specific outputs, so copy_demo scores low and copy_input high (10 and 45 ROUGE-L).
 
-- Development tasks (a third group of new variants, disjoint from training and test) exist for
-  choosing the demo's model, schedule and corpus settings without looking at the test tasks:
-  `--dev` writes a corpus whose held-out split is the development tasks instead of the test tasks
-  (same training tasks, byte for byte). The bundled corpus does not contain them.
+Development tasks (in each design, a twin of every held-out task, disjoint from training and test) exist
+for choosing the demo's model, schedule and corpus settings without looking at the test tasks: `--dev`
+writes a corpus whose held-out split is the development tasks instead of the test tasks (same training
+tasks, byte for byte). The bundled corpus does not contain them.
 
 Task numbers: 9001+ English training, 9301+ English development, 9401+ English held-out, 9501+
 non-English training, 9601+ non-English held-out. Default track: English tasks (non-English ones are
@@ -79,16 +73,18 @@ BASES = {("English", "train"): 9001, ("English", "dev"): 9301, ("English", "test
 HELD_OUT = ("dev", "test")
 
 
-HELD_OUT_DESIGNS = ("variants", "categories")
+HELD_OUT_DESIGNS = ("categories", "variants")
+DEFAULT_DESIGN = "categories"  # the bundled corpus (tasks/)
 
 
-def all_specs(held_out: str = "variants") -> list[Spec]:
+def all_specs(held_out: str = DEFAULT_DESIGN) -> list[Spec]:
     """Every demo task spec, in a fixed order.
 
-    ``held_out="variants"`` (the bundled corpus): the held-out and development tasks are new variants of
-    training skills, in training categories. ``"categories"``: the 12 evaluation categories of the real
-    default track (`families_heldout`), none of which any training task belongs to; the variants become
-    training tasks and the data-to-text templates (a held-out category) leave training.
+    ``held_out="categories"`` (the bundled corpus): the held-out tasks are the 12 evaluation categories of the
+    real default track (`families_heldout`), none of which any training task belongs to; the skill variants
+    are training tasks and the data-to-text templates (a held-out category) leave training. ``"variants"``
+    (the first design, kept for comparison): the held-out and development tasks are new variants of
+    training skills, in training categories.
     """
     if held_out not in HELD_OUT_DESIGNS:
         raise ValueError(f"held_out={held_out!r}: expected one of {HELD_OUT_DESIGNS}")
@@ -110,7 +106,7 @@ def all_specs(held_out: str = "variants") -> list[Spec]:
     return specs
 
 
-def task_names(specs: Sequence[Spec] | None = None, held_out: str = "variants") -> dict[str, Spec]:
+def task_names(specs: Sequence[Spec] | None = None, held_out: str = DEFAULT_DESIGN) -> dict[str, Spec]:
     """`{task name: spec}` with the numbering described in the module docstring."""
     specs = all_specs(held_out) if specs is None else specs
     counters = dict(BASES)
@@ -213,8 +209,8 @@ def splits(named: dict[str, Spec]) -> dict[str, list[str]]:
 
 
 def _readme(named: dict[str, Spec], split_lists: dict[str, list[str]], dev: bool = False,
-            held_out: str = "variants") -> str:
-    design = "" if held_out == "variants" else f" --held-out {held_out}"
+            held_out: str = DEFAULT_DESIGN) -> str:
+    design = "" if held_out == DEFAULT_DESIGN else f" --held-out {held_out}"
     command = "python -m snitk.demo.generate" + (" --dev" if dev else "") + design + (" --out DIR" if dev else " --out tasks")
     title = "The snitk demo corpus, development variant (held-out = development tasks)" if dev else "The snitk demo corpus"
     lines = [f"# {title}", "",
@@ -232,11 +228,11 @@ def _readme(named: dict[str, Spec], split_lists: dict[str, list[str]], dev: bool
 
 
 def build_corpus(seed: int = SEED, num_instances: int = NUM_INSTANCES, dev: bool = False,
-                 held_out: str = "variants") -> dict[str, str]:
+                 held_out: str = DEFAULT_DESIGN) -> dict[str, str]:
     """`{relative path: file text}` of the whole corpus; with `dev`, the development tasks replace the
     test tasks as the held-out split. Held-out tasks are drawn first and training tasks never use
-    their instance inputs (test and development alike; in the categories design their example inputs
-    neither), so the training tasks are the same in both variants.
+    their instance or example inputs (test and development alike), so the training tasks are the same in
+    both variants.
     ``held_out``: the held-out design (see ``all_specs``)."""
     named = task_names(held_out=held_out)
     order = [n for n, s in named.items() if s.split in HELD_OUT] + [n for n, s in named.items() if s.split == "train"]
@@ -248,8 +244,7 @@ def build_corpus(seed: int = SEED, num_instances: int = NUM_INSTANCES, dev: bool
                                  num_instances=min(num_instances, spec.num_instances or num_instances))
         if spec.split in HELD_OUT:
             task = tasks[name]
-            examples = task["Positive Examples"] + task["Negative Examples"] if held_out == "categories" else []
-            reserved |= {ex["input"] for ex in task["Instances"] + examples}
+            reserved |= {ex["input"] for ex in task["Instances"] + task["Positive Examples"] + task["Negative Examples"]}
     shown = {n: s for n, s in named.items() if s.split != ("test" if dev else "dev")}
     files = {f"{name}.json": json.dumps(tasks[name], indent=4, ensure_ascii=False) + "\n" for name in shown}
     split_lists = splits(shown)
@@ -280,9 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--instances", type=int, default=NUM_INSTANCES, help="instances per task")
     p.add_argument("--dev", action="store_true",
                    help="write the development variant: the development tasks are the held-out split (for tuning)")
-    p.add_argument("--held-out", choices=HELD_OUT_DESIGNS, default="variants",
-                   help="held-out design: variants of training skills (the bundled corpus) or the 12 evaluation "
-                        "categories of the real default track, none of them trained on")
+    p.add_argument("--held-out", choices=HELD_OUT_DESIGNS, default=DEFAULT_DESIGN,
+                   help="held-out design: the 12 evaluation categories of the real default track, none of them "
+                        "trained on (the bundled corpus), or variants of training skills (the first design)")
     p.add_argument("--check", action="store_true", help="only compare OUT with a fresh generation; exit 1 on a difference")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

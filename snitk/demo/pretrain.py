@@ -2,8 +2,12 @@
 
 Tk-Instruct fine-tunes a *pretrained* T5 (T5-LM-adapt). This is the demo's miniature of that
 pre-training: the demo model (`configs/experiments/demo_cpu.gin`) trained with T5's two self-supervised
-objectives, mixed 1:1, on the text of the *training* tasks of a data dir (definitions, example inputs,
-outputs and explanations, instance inputs and outputs; held-out tasks are never read):
+objectives, mixed 1:1, on the text of the *training* tasks of a data dir (held-out tasks are never read):
+its pieces (definitions; example inputs, outputs and explanations; instance inputs and outputs) and its
+*documents*: a task's definition followed by a run of its instances as "Input: ... Output: ..." lines, as
+web text puts a list of questions and answers under a heading. The documents are the text from which
+a language model learns to continue a pattern it was shown (in-context learning); no prompt template,
+no positive or negative examples, no held-out task is in them.
 
 - span corruption (T5): 15% of the tokens in spans of mean length 3 are replaced by sentinels (the
   top ids of the vocabulary, as T5's extra ids); the target is the sentinels with the dropped spans;
@@ -13,7 +17,9 @@ The seqio task `snitk_demo_pretrain` (registered when this module is imported; t
 vocabulary resolve as for every snitk task) feeds `python -m snitk.train`; the CLI trains with
 `configs/experiments/demo_pretrain_cpu.gin` and writes the final parameters as a model checkpoint
 (`--out`, default `runs/demo_pretrained`), which `snitk demo --pretrained CHECKPOINT` fine-tunes from.
-Cost at the demo's size: 9,000 steps, ~46 minutes on 2 CPU cores; the result is ~6 MB.
+`snitk demo` fine-tunes the shipped one, `snitk/assets/demo_pretrained` (rebuilt on the bundled corpus by
+`python -m snitk.demo.pretrain --out snitk/assets/demo_pretrained`). Cost at the demo's size: 10,000 steps,
+~55 minutes on 2 CPU cores; the result is 5.8 MB.
 """
 
 from __future__ import annotations
@@ -28,11 +34,13 @@ from typing import Iterator, Sequence
 import numpy as np
 
 TASK_NAME = "snitk_demo_pretrain"
+SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "demo_pretrained"  # what `snitk demo` fine-tunes
 DEFAULT_GIN = "experiments/demo_pretrain_cpu.gin"
 MAX_TOKENS = 200  # longest text piece, in tokens (longer ones are cut)
 NOISE_DENSITY = 0.15
 MEAN_SPAN = 3
 COPIES = 4  # objectives drawn per text piece: span corruption and prefix LM alternate
+DOCUMENT_INSTANCES = 4  # instances per task document
 SEED = 0
 
 
@@ -47,7 +55,19 @@ def training_texts(data_dir: str | os.PathLike) -> list[str]:
         for ex in task.positive_examples + task.negative_examples:
             texts.append(" ".join(str(x or "") for x in (ex.input, ex.output, ex.explanation)).strip())
         texts += [f"{inst.input} {inst.output[0]}" for inst in task.instances]
+        texts += task_documents(task.definition, [(inst.input, inst.output[0]) for inst in task.instances],
+                                random.Random(f"{SEED}:{task.name}"))
     return [t for t in texts if t]
+
+
+def task_documents(definition: str, pairs: Sequence[tuple[str, str]], rng: random.Random,
+                   per_document: int = DOCUMENT_INSTANCES) -> list[str]:
+    """A task's instances (input, output) in a seeded order, `per_document` to a document, each document
+    the definition followed by "Input: ... Output: ..." for each of its instances."""
+    order = list(pairs)
+    rng.shuffle(order)
+    return [" ".join([definition] + [f"Input: {x} Output: {y}" for x, y in order[i:i + per_document]])
+            for i in range(0, len(order), per_document)]
 
 
 def span_corruption(ids: Sequence[int], rng: random.Random, top_id: int) -> tuple[list[int], list[int]]:
