@@ -45,6 +45,14 @@ def variants_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def dev_dir(tmp_path_factory) -> Path:
+    """The development variant of the bundled corpus (`--dev`): the development twins are the held-out split."""
+    out = tmp_path_factory.mktemp("dev")
+    assert generate.main(["--dev", "--out", str(out)]) == 0
+    return out
+
+
 def test_regeneration_is_byte_identical(tmp_path):
     assert generate.main(["--out", str(tmp_path)]) == 0
     fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
@@ -254,6 +262,7 @@ CATEGORY_SOLVERS = {  # the 12 held-out categories of `--held-out categories` (t
     "fix_article": _article_fixed,
 }
 # cause and effect need world knowledge that only the generator's event table holds: checked by label balance
+ALL_SOLVERS = {**SOLVERS, **CATEGORY_SOLVERS}
 
 
 def _check_solvers(data_dir: Path, names: list[str]) -> None:
@@ -265,9 +274,8 @@ def _check_solvers(data_dir: Path, names: list[str]) -> None:
             labels = [i["output"][0] for i in _load(name, data_dir)["Instances"]]
             assert len(set(labels)) == 2 and abs(labels.count(labels[0]) - len(labels) / 2) <= 1, name
             continue
-        table = {**SOLVERS, **CATEGORY_SOLVERS}
-        assert slug in table, f"held-out task {name} has no independent solver in this test"
-        solve = table[slug]
+        assert slug in ALL_SOLVERS, f"held-out task {name} has no independent solver in this test"
+        solve = ALL_SOLVERS[slug]
         task = _load(name, data_dir)
         for inst in task["Instances"]:
             assert solve(inst["input"]) == inst["output"][0], (name, inst["input"])
@@ -283,19 +291,18 @@ def test_heldout_tasks_are_solvable_by_independent_solvers():
     _check_solvers(TASKS, held_out)
 
 
-def test_development_variant_holds_out_other_tasks_with_the_same_training_data(tmp_path):
+def test_development_variant_holds_out_other_tasks_with_the_same_training_data(dev_dir):
     """`--dev` (for choosing the demo's settings) swaps the test tasks for development tasks and keeps
     every training task byte-identical; development inputs never occur in training either."""
-    assert generate.main(["--dev", "--out", str(tmp_path)]) == 0
     for track in ("default", "xlingual"):
-        assert _split(track, "train", tmp_path) == _split(track, "train")
-    dev_tasks = _split("default", "test", tmp_path)
+        assert _split(track, "train", dev_dir) == _split(track, "train")
+    dev_tasks = _split("default", "test", dev_dir)
     assert len(dev_tasks) >= 8
     assert not set(dev_tasks) & {p.stem for p in _files()}, "development tasks must not be in the bundled corpus"
-    assert not any((tmp_path / f"{n}.json").exists() for n in _split("default", "test")), "test tasks leaked into --dev"
+    assert not any((dev_dir / f"{n}.json").exists() for n in _split("default", "test")), "test tasks leaked into --dev"
     for name in _split("xlingual", "train"):
-        assert (tmp_path / f"{name}.json").read_bytes() == (TASKS / f"{name}.json").read_bytes(), name
-    dev = [_load(n, tmp_path) for n in dev_tasks]
+        assert (dev_dir / f"{name}.json").read_bytes() == (TASKS / f"{name}.json").read_bytes(), name
+    dev = [_load(n, dev_dir) for n in dev_tasks]
     dev_inputs = {i["input"] for task in dev for i in task["Instances"]}
     for name in _split("default", "train"):
         task = _load(name)
@@ -303,7 +310,7 @@ def test_development_variant_holds_out_other_tasks_with_the_same_training_data(t
         assert not texts & dev_inputs, f"{name} contains a development input"
     dev_defs = {task["Definition"][0] for task in dev}
     assert not dev_defs & {_load(n)["Definition"][0] for n in _split("default", "train") + _split("default", "test")}
-    _check_solvers(tmp_path, dev_tasks)
+    _check_solvers(dev_dir, dev_tasks)
 
 
 def test_variants_design_holds_out_solvable_new_variants_of_training_skills(variants_dir):
@@ -375,7 +382,7 @@ def test_vocabulary_is_reproducible(tmp_path):
 # ---- the bundled held-out design: the 12 evaluation categories of the real default track
 
 
-def test_categories_design_holds_out_whole_categories_mirroring_the_real_default_track(tmp_path):
+def test_categories_design_holds_out_whole_categories_mirroring_the_real_default_track(tmp_path, dev_dir):
     """The bundled corpus (`--held-out categories`): test and development tasks are the 12 evaluation
     categories, no training task is in any of them, training is byte-identical between test and development
     variants, nothing leaks, and the two heuristics land near their real-benchmark values (copy_input 14.2,
@@ -384,8 +391,7 @@ def test_categories_design_holds_out_whole_categories_mirroring_the_real_default
     from snitk.demo.families_labels import LABELS_PER_TASK_INSTANCES
     from snitk.eval.baselines import run_baseline
 
-    test_dir, dev_dir = TASKS, tmp_path / "dev"
-    assert generate.main(["--held-out", "categories", "--dev", "--out", str(dev_dir)]) == 0
+    test_dir = TASKS
     train = _split("default", "train", test_dir)
     assert train == _split("default", "train", dev_dir)
     for name in _split("xlingual", "train", test_dir):

@@ -105,7 +105,7 @@ def test_shipped_pretrained_model_loads_and_matches_the_bundled_vocabulary():
     assert (config.emb_dim, config.num_encoder_layers, config.num_decoder_layers) == (128, 2, 2)
     assert config.vocab_size == -(-Vocabulary(DEMO_VOCAB).vocab_size // 128) * 128
     assert load_vocab_identity(pretrain.SHIPPED)["sha256"] == sha256_file(DEMO_VOCAB)
-    leaves = [x for x in jax.tree_util.tree_leaves(params)]
+    leaves = jax.tree_util.tree_leaves(params)
     assert sum(x.size for x in leaves) > 1_000_000 and all(np.isfinite(np.asarray(x)).all() for x in leaves)
 
 
