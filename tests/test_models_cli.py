@@ -13,7 +13,6 @@ import pytest
 
 jax = pytest.importorskip("jax")
 
-from snitk.errors import DataError  # noqa: E402
 from snitk.models import T5Config  # noqa: E402
 from snitk.models.__main__ import bucket_length, main  # noqa: E402
 from snitk.models.model import EncoderDecoderModel  # noqa: E402

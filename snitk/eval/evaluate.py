@@ -27,7 +27,6 @@ from etils.epath import Path
 from snitk.atomic import open_append, write_json, write_jsonl, write_text
 from snitk.errors import ConfigError, DataError
 from snitk.eval.postprocess import generated_tokens, hf_decode
-from snitk.jsonl import iter_jsonl
 from snitk.paths import resolve
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,6 @@ loader).  They are written one at a time, so saving never holds more than one te
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -306,14 +305,14 @@ def open_param(path: str | os.PathLike, name: str) -> Any:
 VOCAB_FILE = "vocabulary.json"
 
 
-def write_vocab_identity(path: str | Path, vocabulary: Mapping[str, Any]) -> None:
+def write_vocab_identity(path: str | epath.Path, vocabulary: Mapping[str, Any]) -> None:
     """Record the vocabulary identity ({"path", "extra_ids", "size", "sha256"}) in a checkpoint."""
     from snitk.atomic import write_json
 
     write_json(resolve_checkpoint(path) / VOCAB_FILE, dict(vocabulary))
 
 
-def load_vocab_identity(path: str | Path) -> dict[str, Any] | None:
+def load_vocab_identity(path: str | epath.Path) -> dict[str, Any] | None:
     """The vocabulary identity stored with a checkpoint (or a MODEL_DIR's latest), None when absent."""
     ckpt = resolve_checkpoint(path)
     if (ckpt / VOCAB_FILE).is_file():

@@ -81,7 +81,7 @@ def problem(ckpt: str | os.PathLike, items: Sequence[str] = MODEL_ITEMS) -> str 
     return None
 
 
-def verify(ckpt: str | os.PathLike, items: Sequence[str] = MODEL_ITEMS, flag: str | None = None) -> Path:
+def verify(ckpt: str | os.PathLike, items: Sequence[str] = MODEL_ITEMS, flag: str | None = None) -> epath.Path:
     """`ckpt` when complete for `items`, else one CheckpointError naming the step and what is wrong."""
     bad = problem(ckpt, items)
     if bad:

@@ -170,7 +170,6 @@ def _truncate_metrics(path: Any, last_step: int) -> None:
 def train_loop(parts: dict[str, Any]) -> os.PathLike:
     """Restore or initialise, then train to ``train_steps`` with checkpoints, metrics and eval hook."""
     import jax
-    import numpy as np
     from tqdm import tqdm
 
     from snitk.atomic import open_append
