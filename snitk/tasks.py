@@ -20,7 +20,9 @@ Non-standard selections get suffixes: `_inst{N}` (N training instances per task;
 truncated to L tokens as the official collator does: examples added greedily while the text fits, then
 cut; tokens counted with the task's bound vocabulary; the paper configs use `_len1024`, the input
 length), `_len{L}_keeptail` (the same budget, but only the instance input is shortened so that the
-prompt keeps its `Output:` cue). `register_by_name("snitk_default_def_pos2_inst8_tasks64")`
+prompt keeps its `Output:` cue), `_relabel{P}` (P% of the classification training examples have their
+label words replaced by other words, the same everywhere in the prompt and the target:
+`snitk.natinst.relabel`; the demo's recipe, not the paper's). `register_by_name("snitk_default_def_pos2_inst8_tasks64")`
 registers any such name; from gin, `MIXTURE_OR_TASK_NAME = @snitk.tasks.registered_task()` with
 `snitk.tasks.registered_task.num_train_tasks = 64` (etc.) registers and names the selection.
 
@@ -63,6 +65,7 @@ import tensorflow as tf  # noqa: E402
 
 from snitk.errors import ConfigError  # noqa: E402
 from snitk.natinst.corpus import Corpus, default_data_dir  # noqa: E402
+from snitk.natinst.relabel import maybe_relabel, relabeler_for  # noqa: E402
 from snitk.paths import resolve  # noqa: E402
 from snitk.prompts import ENCODINGS, render  # noqa: E402
 from snitk.vocab import get_vocabulary  # noqa: E402
@@ -190,6 +193,7 @@ class Selection:
     max_input_tokens: int | None
     vocab: str | None  # None: resolved through `vocabulary()`
     truncation: str = "official"  # or "keep-tail" (prompts.render)
+    relabel: float = 0.0  # fraction of the label tasks' training examples relabeled (snitk.natinst.relabel)
 
     def resolved_data_dir(self) -> Path:
         return resolve(self.data_dir) if self.data_dir else data_dir()
@@ -199,7 +203,8 @@ _REGISTERED: dict[str, Selection] = {}
 
 
 def task_name(track: str, encoding: str, *, max_train_per_task: int | None = 100, num_train_tasks: int | None = None,
-              seed: int = 42, max_input_tokens: int | None = None, truncation: str = "official") -> str:
+              seed: int = 42, max_input_tokens: int | None = None, truncation: str = "official",
+              relabel: float = 0.0) -> str:
     """The seqio name of a selection (see the module docstring)."""
     name = f"snitk_{track}_{encoding}"
     if max_train_per_task != 100:
@@ -212,6 +217,8 @@ def task_name(track: str, encoding: str, *, max_train_per_task: int | None = 100
         name += f"_len{max_input_tokens}"
         if truncation == "keep-tail":
             name += "_keeptail"
+    if relabel:
+        name += f"_relabel{round(relabel * 100)}"
     return name
 
 
@@ -224,20 +231,27 @@ def iter_examples(sel: Selection, split: str) -> Iterator[dict[str, Any]]:
     if sel.max_input_tokens:  # count tokens with the vocabulary the task is bound to (as the model sees them)
         spec, extra_ids = (sel.vocab, 100) if sel.vocab else bound_vocabulary()
         budget_vocab = get_vocabulary(spec, extra_ids)
+    relabeler = None
     if split == "train":
-        tasks = corpus.train_tasks(max_per_task=sel.max_train_per_task, seed=sel.seed, num_tasks=sel.num_train_tasks)
+        tasks = list(corpus.train_tasks(max_per_task=sel.max_train_per_task, seed=sel.seed,
+                                        num_tasks=sel.num_train_tasks))
+        relabeler = relabeler_for(tasks, sel.relabel)
     else:  # test, and its alias validation
         tasks = corpus.test_tasks(max_per_task=TEST_INSTANCES)
     for task in tasks:
         for inst in task.instances:
             refs = list(inst.output)
+            shown = task
             if split == "train":  # one reference per instance, a seeded choice per (task, id)
-                target = random.Random(f"{sel.seed}:{task.name}:{inst.id}").choice(refs)
+                rng = random.Random(f"{sel.seed}:{task.name}:{inst.id}")
+                target = rng.choice(refs)
+                shown, inst, target = maybe_relabel(relabeler, sel.relabel, task, inst, target, rng)
             else:
                 target = refs[0]
-            inputs = render(task, inst, sel.encoding, token_budget=sel.max_input_tokens, vocab=budget_vocab,
+            inputs = render(shown, inst, sel.encoding, token_budget=sel.max_input_tokens, vocab=budget_vocab,
                             truncation=sel.truncation, seed=sel.seed)
-            yield {"inputs": inputs, "targets": target, "task": task.name, "id": inst.id, "references": refs}
+            yield {"inputs": inputs, "targets": target, "task": task.name, "id": inst.id,
+                   "references": list(inst.output)}
 
 
 _SIGNATURE = {
@@ -295,7 +309,8 @@ def _metric_fn(xlingual: bool):
 
 def register(track: str, encoding: str, *, data_dir: str | os.PathLike | None = None, vocab: str | None = None,
              max_train_per_task: int | None = 100, num_train_tasks: int | None = None, seed: int = 42,
-             max_input_tokens: int | None = None, truncation: str = "official", name: str | None = None) -> str:
+             max_input_tokens: int | None = None, truncation: str = "official", relabel: float = 0.0,
+             name: str | None = None) -> str:
     """Register (idempotently) the seqio Task for this selection and return its name.
 
     `name` overrides the standard name (e.g. for a private data dir). Registering an existing name
@@ -307,11 +322,13 @@ def register(track: str, encoding: str, *, data_dir: str | os.PathLike | None = 
         raise ConfigError(f"unknown encoding {encoding!r}; expected one of: {', '.join(ENCODINGS)}")
     if truncation not in ("official", "keep-tail"):
         raise ConfigError(f"truncation {truncation!r}: expected 'official' or 'keep-tail'")
+    if not 0 <= relabel <= 1:
+        raise ConfigError(f"relabel={relabel!r}: expected a fraction between 0 and 1")
     name = name or task_name(track, encoding, max_train_per_task=max_train_per_task,
                              num_train_tasks=num_train_tasks, seed=seed, max_input_tokens=max_input_tokens,
-                             truncation=truncation)
+                             truncation=truncation, relabel=relabel)
     sel = Selection(track, encoding, str(data_dir) if data_dir else None, max_train_per_task, num_train_tasks, seed,
-                    max_input_tokens, str(vocab) if vocab else None, truncation)
+                    max_input_tokens, str(vocab) if vocab else None, truncation, relabel)
     if _REGISTERED.get(name) == sel and name in seqio.TaskRegistry.names():
         return name
     if name in seqio.TaskRegistry.names():
@@ -345,7 +362,7 @@ def registered_selection(name: str) -> Selection | None:
 
 _NAME = re.compile(
     r"^snitk_(?P<track>default|xlingual)_(?P<encoding>" + "|".join(sorted(map(re.escape, ENCODINGS), key=len, reverse=True))
-    + r")(?:_inst(?P<inst>\d+|all))?(?:_tasks(?P<tasks>\d+))?(?:_seed(?P<seed>\d+))?(?:_len(?P<len>\d+)(?P<tail>_keeptail)?)?$"
+    + r")(?:_inst(?P<inst>\d+|all))?(?:_tasks(?P<tasks>\d+))?(?:_seed(?P<seed>\d+))?(?:_len(?P<len>\d+)(?P<tail>_keeptail)?)?(?:_relabel(?P<relabel>\d+))?$"
 )
 
 
@@ -354,7 +371,7 @@ def register_by_name(name: str, **kw: Any) -> str:
     m = _NAME.match(name)
     if not m:
         raise ConfigError(f"{name!r} is not a snitk task name "
-                          "(snitk_{track}_{encoding}[_instN][_tasksN][_seedS][_lenL[_keeptail]])")
+                          "(snitk_{track}_{encoding}[_instN][_tasksN][_seedS][_lenL[_keeptail]][_relabelP])")
     inst = m["inst"]
     kw.setdefault("name", name)  # as spelled: `_inst100` (the default cap) must be registered under that name too
     return register(m["track"], m["encoding"],
@@ -362,18 +379,20 @@ def register_by_name(name: str, **kw: Any) -> str:
                     num_train_tasks=int(m["tasks"]) if m["tasks"] else None,
                     seed=int(m["seed"]) if m["seed"] else 42,
                     max_input_tokens=int(m["len"]) if m["len"] else None,
-                    truncation="keep-tail" if m["tail"] else "official", **kw)
+                    truncation="keep-tail" if m["tail"] else "official",
+                    relabel=int(m["relabel"]) / 100 if m["relabel"] else 0.0, **kw)
 
 
 @gin.configurable(module="snitk.tasks")
 def registered_task(track: str = "default", encoding: str = "def_pos2", max_train_per_task: int | None = 100,
                     num_train_tasks: int | None = None, seed: int = 42, max_input_tokens: int | None = None,
-                    data_dir: str | None = None, vocab: str | None = None, truncation: str = "official") -> str:
+                    data_dir: str | None = None, vocab: str | None = None, truncation: str = "official",
+                    relabel: float = 0.0) -> str:
     """Gin hook: `MIXTURE_OR_TASK_NAME = @snitk.tasks.registered_task()` registers the configured
     selection and passes its name (bind e.g. `snitk.tasks.registered_task.num_train_tasks = 16`)."""
     return register(track, encoding, data_dir=data_dir, vocab=vocab, max_train_per_task=max_train_per_task,
                     num_train_tasks=num_train_tasks, seed=seed, max_input_tokens=max_input_tokens,
-                    truncation=truncation)
+                    truncation=truncation, relabel=relabel)
 
 
 def mixture_name(track: str) -> str:

@@ -142,7 +142,7 @@ def make_source(mixture_or_task_name: str, task_feature_lengths: Mapping[str, in
         return SelectionSource.from_corpus(sel.resolved_data_dir(), sel.track, sel.encoding, vocab, lengths,
                                            split=split, max_train_per_task=sel.max_train_per_task,
                                            num_train_tasks=sel.num_train_tasks, selection_seed=sel.seed,
-                                           max_input_tokens=sel.max_input_tokens)
+                                           max_input_tokens=sel.max_input_tokens, relabel=sel.relabel)
     ds = task.get_dataset(sequence_length=lengths, split=split, shuffle=False, num_epochs=1, use_cached=use_cached,
                           trim_output_features=True)
     return ArraySource([{k: ex[k][:lengths[k]] for k in lengths} for ex in ds.as_numpy_iterator()])

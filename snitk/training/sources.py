@@ -41,7 +41,8 @@ class SelectionSource:
 
     def __init__(self, entries: Sequence[tuple[Any, Any]], encoding: str, vocab: _Tokenizer,
                  lengths: Mapping[str, int], *, selection_seed: int = 42, max_input_tokens: int | None = None,
-                 redraw: bool = True):
+                 redraw: bool = True, relabel: float = 0.0):
+        from snitk.natinst.relabel import relabeler_for
         from snitk.prompts import get_encoding
 
         self.entries = list(entries)
@@ -51,12 +52,15 @@ class SelectionSource:
         self.selection_seed = int(selection_seed)
         self.max_input_tokens = max_input_tokens
         self.redraw = redraw
+        # training only: a fraction `relabel` of the label tasks' examples, re-drawn per epoch (natinst.relabel)
+        self.relabel = relabel if redraw else 0.0
+        self.relabeler = relabeler_for(list({id(t): t for t, _ in self.entries}.values()), self.relabel)
 
     @classmethod
     def from_corpus(cls, data_dir: str | Path, track: str, encoding: str, vocab: _Tokenizer,
                     lengths: Mapping[str, int], *, split: str = "train", max_train_per_task: int | None = 100,
                     num_train_tasks: int | None = None, selection_seed: int = 42,
-                    max_input_tokens: int | None = None) -> "SelectionSource":
+                    max_input_tokens: int | None = None, relabel: float = 0.0) -> "SelectionSource":
         """The selection snitk.tasks registers for these settings (same tasks, instances and order)."""
         from snitk.errors import ConfigError
         from snitk.natinst.corpus import Corpus
@@ -71,7 +75,7 @@ class SelectionSource:
             raise ConfigError(f"split {split!r}: expected 'train', 'test' or 'validation'")
         entries = [(task, inst) for task in tasks for inst in task.instances]
         return cls(entries, encoding, vocab, lengths, selection_seed=selection_seed,
-                   max_input_tokens=max_input_tokens, redraw=split == "train")
+                   max_input_tokens=max_input_tokens, redraw=split == "train", relabel=relabel)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -91,10 +95,14 @@ class SelectionSource:
 
     def text(self, index: int, epoch: int, seed: int) -> dict[str, str]:
         """The rendered inputs and chosen target of one example."""
+        from snitk.natinst.relabel import maybe_relabel
         from snitk.prompts import render
 
         task, inst = self.entries[index]
         enc, target = self.draw(index, epoch, seed)
+        if self.relabeler is not None:
+            rng = random.Random(f"{self.selection_seed}:relabel:{seed}:{epoch}:{index}")
+            task, inst, target = maybe_relabel(self.relabeler, self.relabel, task, inst, target, rng)
         budget = self.max_input_tokens
         inputs = render(task, inst, enc, token_budget=budget, vocab=self.vocab if budget else None,
                         seed=self.selection_seed)
