@@ -28,7 +28,9 @@ def test_demo_job_writes_metrics_report_and_plot(tmp_path, capsys):
         assert metrics[system]["n"] == held_out
         assert 0.0 <= metrics[system]["rougeL"] <= 100.0
     assert len(metrics["per_task"]) == 12
-    assert f"INIT_CHECKPOINT = '{SHIPPED}'" in (out / "model" / "config.gin").read_text()  # the shipped model
+    config = (out / "model" / "config.gin").read_text()
+    assert f"INIT_CHECKPOINT = '{SHIPPED}'" in config  # the shipped model
+    assert "MIXTURE_OR_TASK_NAME = 'snitk_default_def_pos2_relabel100'" in config  # label words substituted
     assert all(set(row) == {"model", "copy_demo", "copy_input"} for row in metrics["per_task"].values())
     # copy_input copies the instance input, so its per-task scores are those of the baseline's own metrics.json
     own = json.loads((out / "eval_copy_input" / "metrics.json").read_text())["per_task"]
