@@ -65,7 +65,7 @@ import tensorflow as tf  # noqa: E402
 
 from snitk.errors import ConfigError  # noqa: E402
 from snitk.natinst.corpus import Corpus, default_data_dir  # noqa: E402
-from snitk.natinst.relabel import maybe_relabel, relabeler_for  # noqa: E402
+from snitk.natinst.relabel import relabeler_for  # noqa: E402
 from snitk.paths import resolve  # noqa: E402
 from snitk.prompts import ENCODINGS, render  # noqa: E402
 from snitk.vocab import get_vocabulary  # noqa: E402
@@ -245,7 +245,8 @@ def iter_examples(sel: Selection, split: str) -> Iterator[dict[str, Any]]:
             if split == "train":  # one reference per instance, a seeded choice per (task, id)
                 rng = random.Random(f"{sel.seed}:{task.name}:{inst.id}")
                 target = rng.choice(refs)
-                shown, inst, target = maybe_relabel(relabeler, sel.relabel, task, inst, target, rng)
+                if relabeler is not None:
+                    shown, inst, target = relabeler.draw(task, inst, target, rng)
             else:
                 target = refs[0]
             inputs = render(shown, inst, sel.encoding, token_budget=sel.max_input_tokens, vocab=budget_vocab,

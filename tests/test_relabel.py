@@ -51,7 +51,7 @@ def test_apply_replaces_every_mention_consistently_even_a_swap():
 def test_mappings_draw_distinct_words_of_the_selection_other_than_the_labels():
     a = _task("a", 'Answer "yes" or "no".', ["yes", "no"] * 2)
     b = _task("b", 'Answer "red", "blue" or "green".', ["red", "blue", "green"] * 2)
-    relabeler = Relabeler([a, b, _task("c", "No labels named.", ["x", "y"] * 2)])
+    relabeler = Relabeler([a, b, _task("c", "No labels named.", ["x", "y"] * 2)], 1.0)
     assert set(relabeler.labels) == {"a", "b"}
     # the labels and the words of the definitions and inputs ("in 0", "in 1", ...)
     assert set(relabeler.pool) == {"yes", "no", "red", "blue", "green", "Answer", "or", "No", "labels", "named", "in"}
@@ -65,7 +65,7 @@ def test_mappings_draw_distinct_words_of_the_selection_other_than_the_labels():
     assert len(drawn) > 5  # seeded draws, not one fixed substitution
     bare = dataclasses.replace(a, definition='"yes" "no"', instances=tuple(
         dataclasses.replace(inst, input=str(i)) for i, inst in enumerate(a.instances)))
-    assert Relabeler([bare]).mapping("a", random.Random(0)) is None  # no other word to draw
+    assert Relabeler([bare], 1.0).mapping("a", random.Random(0)) is None  # no other word to draw
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_relabel_selections_are_named_and_read_through_seqio():
     sel = tasks.registered_selection(name)
     assert sel.relabel == 1.0 and sel.max_train_per_task == 4
     examples = list(tasks.iter_examples(sel, "train"))
-    labelled = Relabeler(Corpus("tasks", "default").train_tasks(max_per_task=4)).labels
+    labelled = Relabeler(Corpus("tasks", "default").train_tasks(max_per_task=4), 1.0).labels
     for ex in examples:
         if ex["task"] in labelled:
             assert ex["targets"] in _definition_labels(ex["inputs"])

@@ -33,10 +33,11 @@ def label_set(task: Task) -> tuple[str, ...] | None:
 
 
 class Relabeler:
-    """Draws label substitutions for the label tasks among `tasks`, from the pool of their labels and of the
-    words of their definitions and instance inputs."""
+    """Relabels a fraction `rate` of the examples of the label tasks among `tasks`, drawing the new words from
+    the pool of their labels and of the words of their definitions and instance inputs."""
 
-    def __init__(self, tasks: Iterable[Task]):
+    def __init__(self, tasks: Iterable[Task], rate: float):
+        self.rate = rate
         self.labels: dict[str, tuple[str, ...]] = {}
         words: set[str] = set()
         for task in tasks:
@@ -47,17 +48,26 @@ class Relabeler:
             if labels is not None:
                 self.labels[task.name] = labels
         self.pool: tuple[str, ...] = tuple(sorted({w for labels in self.labels.values() for w in labels} | words))
+        # per label task, the words its labels may become (computed once: `mapping` runs per training example)
+        self._others = {name: [w for w in self.pool if w not in labels] for name, labels in self.labels.items()}
 
     def mapping(self, task_name: str, rng: random.Random) -> dict[str, str] | None:
-        """A random substitution of the task's labels by distinct other labels (None: not a label task,
-        or too few other labels in the pool)."""
-        labels = self.labels.get(task_name)
-        if labels is None:
-            return None
-        others = [w for w in self.pool if w not in labels]
-        if len(others) < len(labels):
+        """A random substitution of the task's labels by distinct other words of the pool (None: not a label
+        task, or too few other words in the pool)."""
+        labels, others = self.labels.get(task_name), self._others.get(task_name)
+        if labels is None or len(others) < len(labels):
             return None
         return dict(zip(labels, rng.sample(others, len(labels))))
+
+    def draw(self, task: Task, instance: Instance, target: str, rng: random.Random) -> tuple[Task, Instance, str]:
+        """With probability `rate` (drawn from `rng`), the relabeled task, instance and target; else the same."""
+        if rng.random() >= self.rate:
+            return task, instance, target
+        mapping = self.mapping(task.name, rng)
+        if mapping is None:
+            return task, instance, target
+        task, instance = apply(task, instance, mapping)
+        return task, instance, mapping.get(target, target)
 
 
 def _quoted(text: str, mapping: dict[str, str]) -> str:
@@ -82,18 +92,6 @@ def apply(task: Task, instance: Instance, mapping: dict[str, str]) -> tuple[Task
     return task, dataclasses.replace(instance, output=tuple(mapping.get(r, r) for r in instance.output))
 
 
-def maybe_relabel(relabeler: Relabeler | None, rate: float, task: Task, instance: Instance, target: str,
-                  rng: random.Random) -> tuple[Task, Instance, str]:
-    """With probability `rate` (drawn from `rng`), the relabeled task, instance and target; else the same."""
-    if relabeler is None or rate <= 0 or rng.random() >= rate:
-        return task, instance, target
-    mapping = relabeler.mapping(task.name, rng)
-    if mapping is None:
-        return task, instance, target
-    task, instance = apply(task, instance, mapping)
-    return task, instance, mapping.get(target, target)
-
-
 def relabeler_for(tasks: Sequence[Task], rate: float) -> Relabeler | None:
-    """A Relabeler over `tasks` when `rate` > 0."""
-    return Relabeler(tasks) if rate > 0 else None
+    """A Relabeler over `tasks` when `rate` > 0 (None: nothing to relabel, no pool to build)."""
+    return Relabeler(tasks, rate) if rate > 0 else None

@@ -53,8 +53,7 @@ class SelectionSource:
         self.max_input_tokens = max_input_tokens
         self.redraw = redraw
         # training only: a fraction `relabel` of the label tasks' examples, re-drawn per epoch (natinst.relabel)
-        self.relabel = relabel if redraw else 0.0
-        self.relabeler = relabeler_for(list({id(t): t for t, _ in self.entries}.values()), self.relabel)
+        self.relabeler = relabeler_for(list({id(t): t for t, _ in self.entries}.values()), relabel if redraw else 0.0)
 
     @classmethod
     def from_corpus(cls, data_dir: str | Path, track: str, encoding: str, vocab: _Tokenizer,
@@ -95,14 +94,13 @@ class SelectionSource:
 
     def text(self, index: int, epoch: int, seed: int) -> dict[str, str]:
         """The rendered inputs and chosen target of one example."""
-        from snitk.natinst.relabel import maybe_relabel
         from snitk.prompts import render
 
         task, inst = self.entries[index]
         enc, target = self.draw(index, epoch, seed)
         if self.relabeler is not None:
             rng = random.Random(f"{self.selection_seed}:relabel:{seed}:{epoch}:{index}")
-            task, inst, target = maybe_relabel(self.relabeler, self.relabel, task, inst, target, rng)
+            task, inst, target = self.relabeler.draw(task, inst, target, rng)
         budget = self.max_input_tokens
         inputs = render(task, inst, enc, token_budget=budget, vocab=self.vocab if budget else None,
                         seed=self.selection_seed)
